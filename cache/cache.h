@@ -1,0 +1,197 @@
+/* cache.h -- the hybrid prefix cache: a radix tree (rt.h) plus byte-exact
+ * accounting, an admission policy (which states to keep) and an eviction
+ * policy (which to drop), driven one request at a time.
+ *
+ * A request's life, as the reference simulator models it:
+ *
+ *   cache_lookup(input)       the clock ticks; the input is matched; the hit
+ *                             is the prefix up to the deepest matched node
+ *                             that holds an SSM state; the eviction policy
+ *                             refreshes timestamps.
+ *   cache_insert(input+output) the clock ticks; a speculative match finds
+ *                             where the sequence leaves the tree (the branch
+ *                             point); if its states do not fit, eviction runs
+ *                             (the clock ticks); then the sequence is
+ *                             inserted, with SSM states where the admission
+ *                             policy says (judicious: the branch point and
+ *                             the last token).
+ *
+ * Accounting: an SSM checkpoint costs fl_ssm_state_bytes(model) bytes (all
+ * SSM layers), a cached token fl_kv_bytes_per_token(model) (all attention
+ * layers).  The totals are kept as the tree changes; cache_check() recounts.
+ *
+ * Reference quirks.  The reference artifact (ruipeterpan/marconi) has
+ * behaviours that move its numbers.  By default the cache does what the
+ * paper describes; cfg.quirks = CQ_REFERENCE reproduces the artifact bit
+ * for bit (docs/cache.md lists each quirk and its measured effect).
+ */
+#ifndef MARCONI_CACHE_H
+#define MARCONI_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/rt.h"
+#include "flops/fl.h"
+
+/* Quirks of the reference simulator (bits of cache_cfg.quirks). */
+enum {
+    CQ_LEAF_BYTES_LOOPVAR = 1u << 0, /* FLOP-aware eviction counts an evicted leaf's KV bytes with the
+                                        length of the last candidate scanned (a stale loop variable) */
+    CQ_MLP_PARENT_ATTN = 1u << 1,    /* FLOP efficiency's MLP term subtracts the parent's attention FLOPs */
+    CQ_EFF_PATH_BYTES = 1u << 2,     /* FLOP efficiency divides by the KV of the node's whole prefix, not
+                                        by the node's own bytes */
+    CQ_MATCH_PAST_PARTIAL = 1u << 3, /* radix matching goes on into the children of a partially matched
+                                        node, so unrelated nodes can count as hits */
+    CQ_ESTIMATED_BYTES = 1u << 4,    /* eviction frees the reference's estimate of an insert's bytes (2
+                                        states whenever it splits; vLLM+: a float formula) */
+    CQ_EVICT_OWN_PATH = 1u << 5,     /* eviction may remove nodes of the path being inserted */
+    CQ_HEAPQ_TIES = 1u << 6,         /* LRU ties fall as Python's heapq orders a DFS list of leaves */
+    CQ_BLOCK_PARTIAL_NO_TOUCH = 1u << 7, /* vLLM+ lookups do not refresh a matched partial block */
+    CQ_REFERENCE = (1u << 8) - 1,
+};
+
+typedef struct cache cache;
+
+/* Admission: which SSM states an insert keeps (cache/adm.c). */
+typedef struct adm_policy {
+    const char *name;    /* "judicious", "leaf", "block" */
+    const char *help;    /* one line for --help */
+    int layout;          /* RT_RADIX or RT_BLOCK: the tree layout it needs */
+    int state_at_branch; /* radix: checkpoint the branch point when an insert splits a node */
+} adm_policy;
+
+/* Eviction: which states to drop, and how accesses refresh timestamps
+ * (cache/evict_lru.c, cache/evict_flop.c). */
+typedef struct evict_policy {
+    const char *name;    /* "lru", "flop" */
+    const char *help;    /* one line for --help */
+    /* Whether n (not the root, not locked) can be chosen for eviction. */
+    int (*is_candidate)(const cache *c, const rt_node *n);
+    /* Heap order of the candidate array (a before b), or NULL for none. */
+    int (*before)(const cache *c, const rt_node *a, const rt_node *b);
+    /* Refresh on a lookup or speculative match: visited are the nodes the
+     * walk entered (root first), n_full of them fully matched. */
+    void (*touch)(cache *c, rt_node **visited, size_t n_visited, rt_node **full, size_t n_full);
+    /* Refresh every node an insert walks through (1), or none (0). */
+    int touch_insert_path;
+    /* Free at least `need` bytes if it can (need is a double: the reference
+     * compares against float arithmetic).  Returns the bytes it counted as
+     * freed. */
+    double (*evict)(cache *c, double need);
+} evict_policy;
+
+extern const adm_policy adm_judicious, adm_leaf, adm_block;
+extern const adm_policy *const adm_policies[]; /* NULL-terminated */
+extern const evict_policy evict_lru, evict_flop;
+extern const evict_policy *const evict_policies[]; /* NULL-terminated */
+const adm_policy *adm_find(const char *name);
+const evict_policy *evict_find(const char *name);
+
+typedef struct cache_cfg {
+    fl_model model;           /* shapes: bytes per state and per token, FLOPs */
+    double capacity;          /* bytes the cache may hold */
+    uint32_t block_size;      /* tokens per block (RT_BLOCK layout) */
+    const adm_policy *adm;    /* admission */
+    const evict_policy *ev;   /* eviction */
+    double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
+    unsigned quirks;          /* CQ_* bits */
+    rt_store store;           /* where slots come from (rt_null_store() in the simulator) */
+} cache_cfg;
+
+/* Counters of a cache's life. */
+typedef struct cache_stats {
+    uint64_t requests;        /* lookups */
+    uint64_t hit_requests;    /* lookups that resumed from a cached state */
+    uint64_t input_tokens;    /* sum of looked-up input lengths */
+    uint64_t hit_tokens;      /* sum of hits */
+    fl_flops saved;           /* FLOPs the hits saved, by layer kind */
+    uint64_t inserts;         /* inserts */
+    uint64_t evict_calls;     /* times eviction ran */
+    uint64_t evicted_leaves;  /* leaves removed */
+    uint64_t evicted_inner;   /* states of intermediate nodes dropped */
+    uint64_t evicted_bytes;   /* bytes freed, exact */
+    uint64_t oversize;        /* inserts that did not fit even after evicting everything evictable */
+    int64_t reqs_at_first_evict; /* requests seen when eviction first ran, or -1 */
+    uint64_t states_admitted; /* SSM states created */
+    uint64_t max_bytes;       /* high-water mark of cached bytes */
+} cache_stats;
+
+/* One request's outcome, in cache history order. */
+typedef struct cache_rec {
+    uint32_t n_in; /* input tokens */
+    uint32_t hit;  /* tokens resumed from the cache */
+} cache_rec;
+
+/* What a lookup found. */
+typedef struct cache_hit {
+    uint32_t tokens;      /* prefix the request can skip */
+    rt_node *node;        /* the node whose state it resumes from, or NULL */
+    uint32_t common;      /* longest prefix shared with the tree, reusable or not */
+} cache_hit;
+
+struct cache {
+    cache_cfg cfg;            /* as given to cache_init */
+    rt_tree t;                /* the tree */
+    uint64_t now;             /* logical clock: +1 per lookup, insert and eviction */
+    double alpha;             /* current FLOP-efficiency weight (the tuner moves it) */
+    int64_t state_bytes;      /* one SSM checkpoint, all SSM layers */
+    int64_t kv_bytes;         /* one token's KV, all attention layers */
+    rt_node **cand;           /* eviction candidates (is_candidate), a heap if ev->before */
+    size_t ncand;             /* entries in cand */
+    size_t cand_cap;          /* allocated entries */
+    cache_stats st;           /* counters */
+    cache_rec *hist;          /* per-request outcomes, for cache_window_flops() */
+    size_t nhist, hist_cap;   /* entries, allocated */
+    int oom;                  /* an allocation failed: results are void */
+    /* scratch for walks, reused across calls */
+    rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
+    size_t vis_cap, full_cap;
+};
+
+/* Set up an empty cache.  Returns 0, or -1 with a message in err (a
+ * capacity below one SSM checkpoint, an admission needing another layout,
+ * out of memory). */
+int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen);
+void cache_free(cache *c);
+/* Deep copy (for the tuner's snapshots); only with a null store.
+ * Returns 0, or -1 on out-of-memory. */
+int cache_clone(cache *dst, const cache *src);
+
+/* A request arrives: match its input and count the hit.  Returns 0, or -1
+ * on out-of-memory. */
+int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit);
+
+/* A request finished: insert its full sequence seq[0..n) (input then
+ * output), evicting first if its states do not fit.  Returns 0, or -1 on
+ * out-of-memory (c->oom set). */
+int cache_insert(cache *c, const int32_t *seq, uint32_t n);
+
+/* Bytes the cache holds now. */
+int64_t cache_bytes(const cache *c);
+
+/* FLOPs saved by the last `last_n` recorded requests (all when 0). */
+fl_i128 cache_window_flops(const cache *c, size_t last_n);
+
+/* Full check: rt_check, byte totals, candidate set and heap order, locks.
+ * Returns 0, or -1 with a message in err. */
+int cache_check(const cache *c, char *err, size_t errlen);
+
+/* Pin / unpin the nodes from the root to n (in-flight requests). */
+void cache_lock(cache *c, rt_node *n);
+void cache_unlock(cache *c, rt_node *n);
+
+/* ---- for policies (cache/adm.c, cache/evict_*.c) ------------------------ */
+
+/* Re-evaluate n's candidacy (after its children, state or lock changed). */
+void cache_cand_update(cache *c, rt_node *n);
+/* Candidate heap: the top, and restore order after n's key changed. */
+rt_node *cache_cand_top(const cache *c);
+void cache_cand_fix(cache *c, rt_node *n);
+/* Drop n from the cache: a leaf is removed; a node with one child loses
+ * its state (radix: merged into the child).  Returns the exact bytes freed. */
+int64_t cache_evict_node(cache *c, rt_node *n);
+/* Count the first eviction call (for the tuner's window). */
+void cache_note_evict_call(cache *c);
+
+#endif

@@ -1,0 +1,174 @@
+/* rt.h -- the radix tree of the hybrid prefix cache.
+ *
+ * One tree over token IDs holds both kinds of state a hybrid model needs to
+ * resume a prefill: the KV entries of every cached token (Attention layers)
+ * and SSM checkpoints (Mamba layers) at some node ends.  A node is an edge
+ * of tokens from its parent; its KV covers those tokens; its optional SSM
+ * state is the recurrent state after its last token.  A request can resume
+ * from the deepest node on its path that holds an SSM state: the KV of the
+ * whole path is there, and the SSM state summarises it.
+ *
+ * Two layouts share the node type:
+ *
+ * RT_RADIX (Marconi, SGLang+): a path-compressed radix tree.  Children are
+ * keyed by their first token; an insert that diverges inside an edge splits
+ * it.  Inserting "a b c d e" then "a b c x y" then "a b":
+ *
+ *        (root)                       (root)
+ *          |                            |
+ *     [a b c d e]*    ==>          [a b]*            * = SSM state
+ *                                    |
+ *                                  [c]*
+ *                                 /    \
+ *                          [d e]*      [x y]*
+ *
+ * RT_BLOCK (vLLM+): a trie of fixed-size token blocks, as paged KV caches
+ * with hash-chained blocks store them.  Every node is one block (the last
+ * one of a sequence may be partial and is extended in place by a later,
+ * longer sequence), every block holds a state, and children are keyed by
+ * their whole block, so sequences that diverge inside a block keep separate
+ * copies of it (block size 4 here):
+ *
+ *        (root)
+ *       /      \
+ *  [a b c d]*  [a b x y]*
+ *      |
+ *  [e f]*      <- partial block, grows to 4 tokens in place
+ *
+ * The tree never owns payloads: SSM states and KV entries are slots of a
+ * store (rt_store; a null store in the simulator, device pools in the GPU
+ * backend), allocated when a node gains them and freed when it loses them.
+ * The tree keeps its token and state counts incrementally; rt_check() walks
+ * everything and recounts, and tests call it after every mutation.
+ *
+ * Children are kept in insertion order (a doubly linked sibling list): the
+ * reference simulator breaks eviction ties by Python dict order, and a
+ * node replaced by a split or a merge keeps its place, as a dict entry
+ * overwritten under the same key does.  Nodes with many children also get
+ * a hash table over their children's first tokens.
+ */
+#ifndef MARCONI_RT_H
+#define MARCONI_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cache/store.h"
+
+enum { RT_RADIX = 0, RT_BLOCK = 1 };
+
+#define RT_NO_STATE (-1)
+
+typedef struct rt_node rt_node;
+struct rt_node {
+    rt_node *parent;      /* NULL for the root */
+    rt_node *first;       /* first child, in insertion order */
+    rt_node *last;        /* last child */
+    rt_node *prev, *next; /* siblings */
+    rt_node **tab;        /* children by first token (radix, >= RT_TAB_MIN children), or NULL */
+    uint32_t tabcap;      /* slots in tab (a power of two) */
+    uint32_t nchild;      /* number of children */
+    int32_t *tok;         /* tokens of the edge from parent (owned); NULL for the root */
+    int32_t *kv;          /* store's KV slot of each token (owned), or NULL with a null store */
+    uint32_t len;         /* tokens in tok */
+    uint32_t cap;         /* allocated entries of tok (and kv) */
+    uint64_t end;         /* tokens from the root through this node: the prefix it ends */
+    uint64_t ts;          /* last access, in the cache's logical clock */
+    int64_t state;        /* the store's SSM state slot, or RT_NO_STATE */
+    uint64_t id;          /* creation number, unique in the tree (deterministic tie-breaks) */
+    uint32_t lock;        /* in-flight requests using this node: not evictable while > 0 */
+    int32_t cidx;         /* index in the cache's candidate array, or -1 */
+    double eff;           /* cached FLOP efficiency (cache/evict_flop.c), valid if eff_ok */
+    int eff_ok;           /* eff is current */
+    uint32_t hits;        /* times a request resumed from this node's state */
+    uint32_t kv_hits;     /* times a request read this node's KV (resumed at or below it) */
+};
+
+#define RT_TAB_MIN 8
+
+typedef struct rt_tree {
+    rt_node *root;        /* token-less root; never evicted */
+    int layout;           /* RT_RADIX or RT_BLOCK */
+    uint32_t block;       /* block size in tokens (RT_BLOCK) */
+    uint64_t nodes;       /* nodes, root excluded */
+    uint64_t kv_tokens;   /* tokens held, sum of len */
+    uint64_t states;      /* nodes holding an SSM state */
+    uint64_t next_id;     /* next node id */
+    rt_store store;       /* where slots come from */
+    /* Called whenever a node is created, freed, or changes children, state
+     * or tokens, so the cache can keep its candidate sets; may be NULL. */
+    void (*on_change)(void *ctx, rt_node *n, int gone);
+    void *ctx;            /* passed to on_change */
+} rt_tree;
+
+/* Create an empty tree.  Returns 0, or -1 on out-of-memory. */
+int rt_init(rt_tree *t, int layout, uint32_t block, rt_store store);
+/* Free every node (returning their slots to the store). */
+void rt_free(rt_tree *t);
+/* Deep copy of src into dst (same ids, order, timestamps; slots are copied
+ * as numbers, so only a null store may be shared by clones).  dst's
+ * on_change is NULL.  Returns 0, or -1 on out-of-memory (dst freed). */
+int rt_clone(rt_tree *dst, const rt_tree *src);
+
+/* ---- navigation -------------------------------------------------------- */
+
+/* Radix: the child of n whose edge starts with token tk, or NULL. */
+rt_node *rt_child(const rt_node *n, int32_t tk);
+
+/* -1 if a comes before b in a pre-order walk visiting children in order,
+ * 1 if after, 0 if a == b.  O(depth). */
+int rt_preorder_cmp(const rt_node *a, const rt_node *b);
+
+/* The last node of a pre-order walk (the rightmost leaf); the root if the
+ * tree is empty. */
+rt_node *rt_last_preorder(const rt_tree *t);
+
+/* Pre-order walk: calls fn on every node but the root; stops early when fn
+ * returns nonzero and returns that value.  Iterative, no recursion. */
+int rt_walk(const rt_tree *t, int (*fn)(rt_node *n, void *arg), void *arg);
+
+/* ---- mutation (each keeps counters and calls on_change) ----------------- */
+
+/* Append a new child of parent holding tok[0..n) (copied), with KV slots
+ * from the store, timestamp ts, and an SSM state slot if with_state.
+ * Returns the node, or NULL on out-of-memory (nothing changed). */
+rt_node *rt_add_child(rt_tree *t, rt_node *parent, const int32_t *tok, uint32_t n, uint64_t ts, int with_state);
+
+/* Split n after its first k tokens (0 < k < n->len): a new node takes the
+ * first k tokens and n's place among its siblings, and n becomes its only
+ * child.  The new node gets timestamp ts and a state if with_state.
+ * Returns the new node, or NULL on out-of-memory (nothing changed). */
+rt_node *rt_split(rt_tree *t, rt_node *n, uint32_t k, uint64_t ts, int with_state);
+
+/* Append tok[0..k) to a leaf n (RT_BLOCK partial blocks).  Returns 0, or -1
+ * on out-of-memory (nothing changed). */
+int rt_extend(rt_tree *t, rt_node *n, const int32_t *tok, uint32_t k);
+
+/* Move n to the end of its parent's children (RT_BLOCK: a block extended
+ * in place is re-keyed, and a re-keyed dict entry goes last). */
+void rt_move_last(rt_tree *t, rt_node *n);
+
+/* Give n an SSM state slot / drop it.  rt_add_state returns 0 or -1 (OOM). */
+int rt_add_state(rt_tree *t, rt_node *n);
+void rt_drop_state(rt_tree *t, rt_node *n);
+
+/* Remove leaf n (no children) and free its slots. */
+void rt_remove_leaf(rt_tree *t, rt_node *n);
+
+/* Merge n (one child) into that child: the child takes n's place, n's
+ * tokens are prepended to its edge, its timestamp becomes the later of the
+ * two; n's SSM state is freed.  Returns the child, or NULL on OOM. */
+rt_node *rt_merge_into_child(rt_tree *t, rt_node *n);
+
+/* ---- checking ------------------------------------------------------------ */
+
+/* Walk the whole tree and verify links, sibling lists, child tables,
+ * prefix lengths, key uniqueness and the incremental counters.  Returns 0,
+ * or -1 with a description in err. */
+int rt_check(const rt_tree *t, char *err, size_t errlen);
+
+/* Print the tree, one node a line (debugging). */
+void rt_dump(const rt_tree *t, FILE *f);
+
+#endif

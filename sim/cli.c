@@ -1,0 +1,284 @@
+/* cli.c -- `marconi sim`: replay one trace, print a table or JSON. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/cmds.h"
+#include "sim/sim.h"
+#include "sim/util.h"
+
+static void sim_usage(FILE *f) {
+    fprintf(f,
+            "usage: marconi sim TRACE --capacity BYTES [options]\n"
+            "\n"
+            "Replay TRACE (the artifact's JSONL, plain or .gz) through a prefix cache in\n"
+            "arrival order with a logical clock, as the reference simulator does, and\n"
+            "report the hit rates and the prefill FLOPs the cache saved.\n"
+            "\n"
+            "options:\n"
+            "  --system NAME       a preset (default marconi):\n");
+    for (int i = 0; sim_systems[i].name; i++) fprintf(f, "                        %-15s %s\n", sim_systems[i].name, sim_systems[i].help);
+    fprintf(f,
+            "  --capacity BYTES    cache size: 3e9, 3000000000.0, 3GB, 2.5GiB (required)\n"
+            "  --admission NAME    override the preset's admission:\n");
+    for (int i = 0; adm_policies[i]; i++) fprintf(f, "                        %-10s %s\n", adm_policies[i]->name, adm_policies[i]->help);
+    fprintf(f, "  --eviction NAME     override the preset's eviction:\n");
+    for (int i = 0; evict_policies[i]; i++) fprintf(f, "                        %-10s %s\n", evict_policies[i]->name, evict_policies[i]->help);
+    fprintf(f,
+            "  --alpha A           FLOP-efficiency weight: fixed (marconi-static) or the\n"
+            "                      starting value (marconi); default 0\n"
+            "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
+            "  --retune            re-tune alpha after every window (the reference tunes once)\n"
+            "  --score-last N      score each alpha over the replay's last N requests (500)\n"
+            "  --threads N         tuner threads (default: the cores online)\n"
+            "  --block-size N      tokens per block for block admission (32)\n"
+            "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"
+            "                      d=4096, N=128, fp16), tiny, tiny-gqa\n"
+            "  --model-file F      a JSON model: layer counts, d, n, bytes_per_elem, pattern...\n"
+            "  --compat MODE       none (default) or reference: reproduce the reference\n"
+            "                      simulator's quirks bit for bit (docs/cache.md)\n"
+            "  --json              one JSON object on stdout instead of the table\n"
+            "  --check             verify the whole cache after every request (slow)\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2.\n");
+}
+
+static int bad_opt(const char *opt, const char *val, const char *why) {
+    fprintf(stderr, "marconi: --%s: '%s' %s\n", opt, val, why);
+    return 2;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v) {
+    char b[40];
+    fputs(mu_fmt_double(v, b), f);
+}
+
+static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
+    char b[48];
+    int flop = cfg->cache.ev == &evict_flop;
+    fprintf(f, "{\"trace\": ");
+    json_str(f, tr->path);
+    fprintf(f, ", \"system\": ");
+    json_str(f, cfg->system);
+    fprintf(f, ", \"admission\": ");
+    json_str(f, cfg->cache.adm->name);
+    fprintf(f, ", \"eviction\": ");
+    json_str(f, cfg->cache.ev->name);
+    fprintf(f, ", \"model\": ");
+    json_str(f, cfg->cache.model.name);
+    fprintf(f, ", \"compat\": \"%s\", \"capacity\": ", compat ? "reference" : "none");
+    json_num(f, cfg->cache.capacity);
+    fprintf(f, ", \"alpha\": ");
+    if (flop) json_num(f, cfg->cache.alpha);
+    else fputs("null", f);
+    fprintf(f, ", \"bootstrap_multiplier\": %d, \"block_size\": %u", cfg->tuner.multiplier, cfg->cache.block_size);
+    fprintf(f, ", \"requests\": %" PRIu64 ", \"request_hit_rate\": ", r->st.requests);
+    json_num(f, r->request_hit_rate);
+    fprintf(f, ", \"token_hit_rate\": ");
+    json_num(f, r->token_hit_rate);
+    fprintf(f, ", \"flops_saved\": %s", fl_i128_str(r->flops_saved, b));
+    fprintf(f, ", \"flops_saved_attn\": %s", fl_i128_str(r->st.saved.attn, b));
+    fprintf(f, ", \"flops_saved_mlp\": %s", fl_i128_str(r->st.saved.mlp, b));
+    fprintf(f, ", \"flops_saved_ssm\": %s", fl_i128_str(r->st.saved.ssm, b));
+    fprintf(f, ", \"final_alpha\": ");
+    if (flop) json_num(f, r->final_alpha);
+    else fputs("null", f);
+    fprintf(f, ", \"tunings\": %d, \"alpha_history\": [", r->tunings);
+    for (int i = 0; i < r->tunings && i < TUN_HIST_MAX; i++) {
+        fprintf(f, "%s{\"request\": %zu, \"alpha\": ", i ? ", " : "", r->tuned_at[i]);
+        json_num(f, r->alphas[i]);
+        fputc('}', f);
+    }
+    fprintf(f, "], \"tuner_window\": ");
+    if (r->window >= 0) fprintf(f, "%" PRId64, r->window);
+    else fputs("null", f);
+    fprintf(f,
+            ", \"input_tokens\": %" PRIu64 ", \"hit_tokens\": %" PRIu64 ", \"evict_calls\": %" PRIu64
+            ", \"evicted_leaves\": %" PRIu64 ", \"evicted_intermediate\": %" PRIu64 ", \"evicted_bytes\": %" PRIu64
+            ", \"oversize_requests\": %" PRIu64 ", \"states_admitted\": %" PRIu64,
+            r->st.input_tokens, r->st.hit_tokens, r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner,
+            r->st.evicted_bytes, r->st.oversize, r->st.states_admitted);
+    fprintf(f,
+            ", \"cached_kv_tokens\": %" PRIu64 ", \"cached_ssm_states\": %" PRIu64 ", \"nodes\": %" PRIu64
+            ", \"cache_bytes\": %" PRId64 ", \"max_cache_bytes\": %" PRIu64 ", \"seconds\": ",
+            r->kv_tokens, r->ssm_states, r->nodes, r->bytes, r->st.max_bytes);
+    json_num(f, r->seconds);
+    fprintf(f, ", \"tune_seconds\": ");
+    json_num(f, r->tune_seconds);
+    fprintf(f, "}\n");
+}
+
+static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
+    int flop = cfg->cache.ev == &evict_flop;
+    fprintf(f, "trace              %s (%zu requests, %zu sessions)\n", tr->path, tr->n, tr->n_sessions);
+    fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
+            cfg->cache.ev->name, compat ? ", reference quirks" : "");
+    fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
+    if (flop) {
+        if (r->tunings) {
+            fprintf(f, "alpha              %g (tuned %d time%s, first at request %zu, window %" PRId64 ")\n",
+                    r->final_alpha, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0], r->window);
+        } else {
+            fprintf(f, "alpha              %g (%s)\n", r->final_alpha,
+                    cfg->tune ? "not tuned: the window never filled" : "fixed");
+        }
+    }
+    fprintf(f, "requests           %" PRIu64 "\n", r->st.requests);
+    fprintf(f, "request hit rate   %.2f %%\n", 100 * r->request_hit_rate);
+    fprintf(f, "token hit rate     %.2f %%  (%" PRIu64 " of %" PRIu64 " input tokens)\n", 100 * r->token_hit_rate,
+            r->st.hit_tokens, r->st.input_tokens);
+    fprintf(f, "FLOPs saved        %.4g  (attention %.3g, MLP %.3g, SSM %.3g)\n", (double)r->flops_saved,
+            (double)r->st.saved.attn, (double)r->st.saved.mlp, (double)r->st.saved.ssm);
+    fprintf(f, "evictions          %" PRIu64 " calls: %" PRIu64 " leaves, %" PRIu64 " intermediate states\n",
+            r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner);
+    if (r->st.oversize) fprintf(f, "oversize requests  %" PRIu64 " (did not fit even in an emptied cache)\n", r->st.oversize);
+    fprintf(f, "cache at the end   %" PRIu64 " KV tokens, %" PRIu64 " SSM states, %.3g GB\n", r->kv_tokens,
+            r->ssm_states, (double)r->bytes / 1e9);
+    fprintf(f, "time               %.3f s replay (%.3f s tuning)\n", r->seconds, r->tune_seconds);
+}
+
+int cmd_sim(int argc, char **argv) {
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_BOOT, O_RETUNE, O_SCORE, O_THREADS, O_BLOCK, O_MODEL,
+           O_MODELF, O_COMPAT, O_JSON, O_CHECK };
+    static const struct option opts[] = {
+        {"system", required_argument, 0, O_SYSTEM},     {"capacity", required_argument, 0, O_CAP},
+        {"admission", required_argument, 0, O_ADM},     {"eviction", required_argument, 0, O_EV},
+        {"alpha", required_argument, 0, O_ALPHA},       {"bootstrap", required_argument, 0, O_BOOT},
+        {"retune", no_argument, 0, O_RETUNE},           {"score-last", required_argument, 0, O_SCORE},
+        {"threads", required_argument, 0, O_THREADS},   {"block-size", required_argument, 0, O_BLOCK},
+        {"model", required_argument, 0, O_MODEL},       {"model-file", required_argument, 0, O_MODELF},
+        {"compat", required_argument, 0, O_COMPAT},     {"json", no_argument, 0, O_JSON},
+        {"check", no_argument, 0, O_CHECK},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
+    double capacity = -1, alpha = 0;
+    long long boot = 5, score = 500, threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
+    int retune = 0, compat = 0, json = 0, check = 0, c;
+    if (threads < 1) threads = 1;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': sim_usage(stdout); return 0;
+        case O_SYSTEM:
+            if (!sim_find_system(optarg)) return bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
+            system = optarg;
+            break;
+        case O_CAP:
+            if (mu_parse_bytes(optarg, &capacity) || !(capacity > 0))
+                return bad_opt("capacity", optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
+            break;
+        case O_ADM:
+            if (!adm_find(optarg)) return bad_opt("admission", optarg, "is not an admission policy (judicious, leaf, block)");
+            adm = optarg;
+            break;
+        case O_EV:
+            if (!evict_find(optarg)) return bad_opt("eviction", optarg, "is not an eviction policy (lru, flop)");
+            ev = optarg;
+            break;
+        case O_ALPHA:
+            if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
+                return bad_opt("alpha", optarg, "is not a number >= 0");
+            break;
+        case O_BOOT:
+            if (mu_parse_long(optarg, 1, 1000000, &boot)) return bad_opt("bootstrap", optarg, "is not an integer >= 1");
+            break;
+        case O_RETUNE: retune = 1; break;
+        case O_SCORE:
+            if (mu_parse_long(optarg, 0, 1LL << 40, &score)) return bad_opt("score-last", optarg, "is not an integer >= 0");
+            break;
+        case O_THREADS:
+            if (mu_parse_long(optarg, 1, 4096, &threads)) return bad_opt("threads", optarg, "is not an integer in [1, 4096]");
+            break;
+        case O_BLOCK:
+            if (mu_parse_long(optarg, 1, 1 << 20, &block)) return bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
+            break;
+        case O_MODEL:
+            model = optarg;
+            break;
+        case O_MODELF: model_file = optarg; break;
+        case O_COMPAT:
+            if (!strcmp(optarg, "reference")) compat = 1;
+            else if (!strcmp(optarg, "none")) compat = 0;
+            else return bad_opt("compat", optarg, "is not a mode (none, reference)");
+            break;
+        case O_JSON: json = 1; break;
+        case O_CHECK: check = 1; break;
+        default:
+            if (optopt && optopt < 256) fprintf(stderr, "marconi: sim: unknown option '-%c' (marconi sim --help)\n", optopt);
+            else fprintf(stderr, "marconi: sim: bad option '%s' (marconi sim --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, optind >= argc ? "marconi: sim: which trace? (marconi sim --help)\n"
+                                       : "marconi: sim: one trace at a time (marconi sim --help)\n");
+        return 2;
+    }
+    if (capacity < 0) {
+        fprintf(stderr, "marconi: --capacity: required (e.g. --capacity 3e9)\n");
+        return 2;
+    }
+    sim_cfg cfg;
+    sim_default_cfg(&cfg, system, capacity);
+    if (model && fl_preset(model, &cfg.cache.model) != 0)
+        return bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
+    if (model_file) {
+        char err[600];
+        if (fl_load_json(model_file, &cfg.cache.model, err, sizeof err) != 0) {
+            fprintf(stderr, "marconi: %s\n", err);
+            return 2;
+        }
+    }
+    if (adm) cfg.cache.adm = adm_find(adm);
+    if (ev) cfg.cache.ev = evict_find(ev);
+    cfg.cache.alpha = alpha;
+    cfg.cache.block_size = (uint32_t)block;
+    cfg.cache.quirks = compat ? CQ_REFERENCE : 0;
+    cfg.tuner.multiplier = (int)boot;
+    cfg.tuner.retune = retune;
+    cfg.tuner.score_last = (size_t)score;
+    cfg.tuner.threads = (int)threads;
+    cfg.check = check;
+    {
+        char err[600];
+        cache probe;
+        if (cache_init(&probe, &cfg.cache, err, sizeof err) != 0) {
+            fprintf(stderr, "marconi: --capacity: %s\n", err);
+            return 2;
+        }
+        cache_free(&probe);
+    }
+    tr_trace tr;
+    tr_err terr;
+    if (tr_load(argv[optind], &tr, &terr) != 0) {
+        fprintf(stderr, "marconi: %s\n", terr.msg);
+        return 2;
+    }
+    sim_result r;
+    char err[600];
+    if (sim_run(&tr, &cfg, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "marconi: %s: %s\n", tr.path, err);
+        tr_free(&tr);
+        return 1;
+    }
+    if (json) print_json(stdout, &tr, &cfg, &r, compat);
+    else print_table(stdout, &tr, &cfg, &r, compat);
+    tr_free(&tr);
+    return 0;
+}

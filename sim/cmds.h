@@ -1,0 +1,9 @@
+/* cmds.h -- the subcommands of the marconi binary (sim/main.c dispatches).
+ * Each takes argv from its own name on and returns the exit status:
+ * 0 success, 2 usage or input error, 1 anything else. */
+#ifndef MARCONI_CMDS_H
+#define MARCONI_CMDS_H
+
+int cmd_sim(int argc, char **argv);
+
+#endif

@@ -1,0 +1,39 @@
+/* main.c -- the marconi command: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/cmds.h"
+
+static const struct {
+    const char *name;             /* subcommand */
+    int (*fn)(int argc, char **argv);
+    const char *summary;          /* one line for --help */
+} cmds[] = {
+    {"sim", cmd_sim, "replay a trace through a prefix cache and report what it saved"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: marconi COMMAND [options]   (marconi COMMAND --help for each)\n"
+            "\n"
+            "Prefix caching for hybrid (Attention + SSM) LLMs: the Marconi cache, its\n"
+            "baselines, and the tools to study them.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "marconi: unknown command '%s' (marconi --help lists them)\n", argv[1]);
+    return 2;
+}

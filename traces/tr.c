@@ -1,0 +1,280 @@
+/* tr.c -- in-memory traces: the prefix-sharing builder, token rebuilding,
+ * and JSONL writing.  The reader is tr_json.c. */
+#include "tr.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "sim/util.h"
+
+void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...) {
+    if (!err) return;
+    int n = snprintf(err->msg, sizeof err->msg, "%s:%llu: ", path ? path : "-", (unsigned long long)line);
+    if (n < 0 || (size_t)n >= sizeof err->msg) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- builder ------------------------------------------------------------ */
+
+/* A session's latest full sequence, to find the next turn's shared prefix. */
+typedef struct sess {
+    int64_t id;      /* session_id */
+    int64_t last;    /* index of its latest request, -1 for an empty slot */
+    int32_t *seq;    /* that request's full sequence */
+    uint32_t len;    /* tokens in seq */
+    uint32_t cap;    /* allocated tokens */
+} sess;
+
+struct tr_builder {
+    tr_trace t;       /* the trace being built */
+    size_t req_cap;   /* allocated requests */
+    uint64_t pool_cap;/* allocated pool tokens */
+    sess *s;          /* open-addressing table of sessions */
+    size_t s_cap;     /* slots (a power of two) */
+};
+
+tr_builder *tr_builder_new(void) { return calloc(1, sizeof(tr_builder)); }
+
+void tr_builder_free(tr_builder *b) {
+    if (!b) return;
+    for (size_t i = 0; i < b->s_cap; i++) free(b->s[i].seq);
+    free(b->s);
+    tr_free(&b->t);
+    free(b);
+}
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+/* Find or create the session slot of id; NULL on OOM. */
+static sess *sess_get(tr_builder *b, int64_t id) {
+    if (b->t.n_sessions * 2 + 2 > b->s_cap) {
+        size_t ncap = b->s_cap ? b->s_cap * 2 : 64;
+        sess *ns = malloc(ncap * sizeof *ns);
+        if (!ns) return NULL;
+        for (size_t i = 0; i < ncap; i++) ns[i].last = -1;
+        for (size_t i = 0; i < b->s_cap; i++) {
+            if (b->s[i].last < 0) continue;
+            size_t h = mix64((uint64_t)b->s[i].id) & (ncap - 1);
+            while (ns[h].last >= 0) h = (h + 1) & (ncap - 1);
+            ns[h] = b->s[i];
+        }
+        free(b->s);
+        b->s = ns;
+        b->s_cap = ncap;
+    }
+    size_t h = mix64((uint64_t)id) & (b->s_cap - 1);
+    while (b->s[h].last >= 0 && b->s[h].id != id) h = (h + 1) & (b->s_cap - 1);
+    return &b->s[h];
+}
+
+int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+                   uint32_t n_in, const int32_t *out, uint32_t n_out, tr_err *err) {
+    uint64_t n = (uint64_t)n_in + n_out;
+    if (n > 0xffffffffu) {
+        tr_errf(err, b->t.path, b->t.n + 1, "request of %llu tokens is too long", (unsigned long long)n);
+        return -1;
+    }
+    sess *s = sess_get(b, session_id);
+    if (!s) goto oom;
+    int fresh = s->last < 0;
+    uint32_t shared = 0;
+    if (!fresh) {
+        uint32_t m = s->len < n_in ? s->len : n_in;
+        shared = (uint32_t)mu_lcp32(s->seq, in, m);
+        if (shared == m && shared == n_in && s->len > n_in)
+            shared += (uint32_t)mu_lcp32(s->seq + n_in, out, s->len - n_in < n_out ? s->len - n_in : n_out);
+    }
+    if (b->t.n == b->req_cap) {
+        size_t nc = b->req_cap ? b->req_cap * 2 : 256;
+        tr_req *nr = realloc(b->t.req, nc * sizeof *nr);
+        if (!nr) goto oom;
+        b->t.req = nr;
+        b->req_cap = nc;
+    }
+    uint64_t fresh_tokens = n - shared;
+    if (b->t.pool_len + fresh_tokens > b->pool_cap) {
+        uint64_t nc = b->pool_cap ? b->pool_cap * 2 : 1 << 16;
+        while (nc < b->t.pool_len + fresh_tokens) nc *= 2;
+        int32_t *np = realloc(b->t.pool, nc * sizeof *np);
+        if (!np) goto oom;
+        b->t.pool = np;
+        b->pool_cap = nc;
+    }
+    if (n > s->cap) {
+        uint32_t nc = s->cap ? s->cap : 1024;
+        while (nc < n) nc = nc * 2 < nc ? (uint32_t)n : nc * 2;
+        int32_t *ns = realloc(s->seq, (size_t)nc * sizeof *ns);
+        if (!ns) goto oom;
+        s->seq = ns;
+        s->cap = nc;
+    }
+    tr_req *r = &b->t.req[b->t.n];
+    r->session_id = session_id;
+    r->turn_id = turn_id;
+    r->ts = ts;
+    r->n_in = n_in;
+    r->n_out = n_out;
+    r->base = fresh ? -1 : s->last;
+    r->n_shared = shared;
+    r->off = b->t.pool_len;
+    /* new tokens: the part of in and out past the shared prefix */
+    int32_t *dst = b->t.pool + b->t.pool_len;
+    if (shared < n_in) {
+        memcpy(dst, in + shared, (size_t)(n_in - shared) * 4);
+        memcpy(dst + (n_in - shared), out, (size_t)n_out * 4);
+    } else {
+        memcpy(dst, out + (shared - n_in), (size_t)(n - shared) * 4);
+    }
+    b->t.pool_len += fresh_tokens;
+    /* remember the full sequence for the session's next turn */
+    if (shared < n_in) memcpy(s->seq + shared, in + shared, (size_t)(n_in - shared) * 4);
+    if (shared < n) {
+        uint32_t from = shared > n_in ? shared - n_in : 0;
+        memcpy(s->seq + n_in + from, out + from, (size_t)(n_out - from) * 4);
+    }
+    s->len = (uint32_t)n;
+    if (fresh) {
+        s->id = session_id;
+        b->t.n_sessions++;
+    }
+    s->last = (int64_t)b->t.n;
+    if (n > b->t.max_len) b->t.max_len = (uint32_t)n;
+    b->t.total_in += n_in;
+    b->t.total_out += n_out;
+    b->t.n++;
+    return 0;
+oom:
+    tr_errf(err, b->t.path, b->t.n + 1, "out of memory");
+    return -1;
+}
+
+size_t tr_builder_count(const tr_builder *b) { return b->t.n; }
+
+int tr_builder_finish(tr_builder *b, tr_trace *t, const char *path, tr_err *err) {
+    memset(t, 0, sizeof *t);
+    if (path) {
+        b->t.path = strdup(path);
+        if (!b->t.path) {
+            tr_errf(err, path, 0, "out of memory");
+            tr_builder_free(b);
+            return -1;
+        }
+    }
+    *t = b->t;
+    memset(&b->t, 0, sizeof b->t);
+    tr_builder_free(b);
+    return 0;
+}
+
+void tr_free(tr_trace *t) {
+    if (!t) return;
+    free(t->req);
+    free(t->pool);
+    free(t->path);
+    memset(t, 0, sizeof *t);
+}
+
+uint32_t tr_tokens(const tr_trace *t, size_t i, int32_t *buf) {
+    const tr_req *r = &t->req[i];
+    uint32_t n = r->n_in + r->n_out, upto = n;
+    int64_t j = (int64_t)i;
+    while (upto > 0 && j >= 0) {
+        r = &t->req[j];
+        if (upto > r->n_shared) memcpy(buf + r->n_shared, t->pool + r->off, (size_t)(upto - r->n_shared) * 4);
+        if (r->n_shared < upto) upto = r->n_shared;
+        j = r->base;
+    }
+    return n;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+int tr_buf_put(tr_buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int put_tokens(tr_buf *b, const int32_t *v, uint32_t n) {
+    char tmp[16];
+    if (tr_buf_put(b, "[", 1)) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        char *e = tmp + sizeof tmp;
+        uint32_t x = (uint32_t)v[i];
+        do {
+            *--e = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        if (i && tr_buf_put(b, ", ", 2)) return -1;
+        if (tr_buf_put(b, e, (size_t)(tmp + sizeof tmp - e))) return -1;
+    }
+    return tr_buf_put(b, "]", 1);
+}
+
+int tr_format_req(tr_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+                  uint32_t n_in, const int32_t *out, uint32_t n_out) {
+    char head[256], tsbuf[40];
+    mu_fmt_double(ts, tsbuf);
+    int n = snprintf(head, sizeof head,
+                     "{\"session_id\": %lld, \"turn_id\": %lld, \"ts\": %s, \"num_input_tokens\": %u, "
+                     "\"num_output_tokens\": %u, \"input_tokens\": ",
+                     (long long)session_id, (long long)turn_id, tsbuf, n_in, n_out);
+    if (tr_buf_put(b, head, (size_t)n) || put_tokens(b, in, n_in) ||
+        tr_buf_put(b, ", \"output_tokens\": ", 19) || put_tokens(b, out, n_out) || tr_buf_put(b, "}", 1))
+        return -1;
+    return 0;
+}
+
+int tr_write_jsonl(const tr_trace *t, const char *path, tr_err *err) {
+    mu_atomic_file af;
+    char e[256];
+    if (mu_atomic_open(&af, path, e, sizeof e) != 0) {
+        tr_errf(err, path, 0, "%s", e);
+        return -1;
+    }
+    int32_t *seq = malloc(((size_t)t->max_len + 1) * 4);
+    tr_buf b = {0};
+    int rc = seq ? 0 : -1;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const tr_req *r = &t->req[i];
+        tr_tokens(t, i, seq);
+        b.len = 0;
+        rc = tr_format_req(&b, r->session_id, r->turn_id, r->ts, seq, r->n_in, seq + r->n_in, r->n_out);
+        if (rc == 0) rc = tr_buf_put(&b, "\n", 1);
+        if (rc == 0) rc = mu_atomic_write(&af, b.p, b.len, e, sizeof e);
+    }
+    free(seq);
+    free(b.p);
+    if (rc != 0) {
+        mu_atomic_abort(&af);
+        tr_errf(err, path, 0, "%s", e[0] ? e : "out of memory");
+        return -1;
+    }
+    if (mu_atomic_commit(&af, e, sizeof e) != 0) {
+        tr_errf(err, path, 0, "%s", e);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* tr.h -- request traces: the reference artifact's JSONL format, in memory.
+ *
+ * A trace is a list of requests, each one turn of a session: its arrival time
+ * and its input and output token IDs.  On disk it is the artifact's JSONL
+ * (plain or gzip), one object a line:
+ *
+ *   {"session_id": 3, "turn_id": 1, "ts": 2.5, "num_input_tokens": 4,
+ *    "num_output_tokens": 2, "input_tokens": [...], "output_tokens": [...]}
+ *
+ * In memory, a session's turns repeat their history, so a request is kept as
+ * a reference to an earlier request plus the tokens that are new:
+ *
+ *   req 0 (s0,t0)  base -1          [a b c d | e f]      pool: a b c d e f
+ *   req 1 (s0,t1)  base 0, shared 6 [a b c d e f g h | i] pool: g h i
+ *   req 2 (s0,t2)  base 1, shared 4 [a b c d x | y]       pool: x y
+ *
+ * "shared" is the longest common prefix of this request's full sequence
+ * (input + output) and its base's full sequence; the pool holds the rest.
+ * Memory grows with each request's new tokens, not with its whole history.
+ * tr_tokens() rebuilds a full sequence into a caller buffer by following the
+ * chain (at most one hop per earlier turn).
+ *
+ * Errors: every loader reports "FILE:LINE: message" in a tr_err and returns
+ * -1; nothing is kept of a trace that failed to load.
+ */
+#ifndef MARCONI_TR_H
+#define MARCONI_TR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TR_ERR_MAX 512
+#define TR_TOKEN_MAX 0x7fffffff /* token IDs are integers in [0, 2^31) */
+
+typedef struct tr_err {
+    char msg[TR_ERR_MAX]; /* "FILE:LINE: message", or "" */
+} tr_err;
+
+typedef struct tr_req {
+    int64_t session_id; /* session the request belongs to */
+    int64_t turn_id;    /* turn within the session, from the file */
+    double ts;          /* arrival time, seconds from the trace's start (>= 0) */
+    uint32_t n_in;      /* input tokens */
+    uint32_t n_out;     /* output tokens (excluding the input) */
+    int64_t base;       /* index of an earlier request this one shares a prefix
+                           with, or -1 */
+    uint32_t n_shared;  /* tokens 0..n_shared-1 are base's tokens 0..n_shared-1 */
+    uint64_t off;       /* tokens n_shared..n_in+n_out-1 are pool[off..] */
+} tr_req;
+
+typedef struct tr_trace {
+    tr_req *req;        /* requests in file order */
+    size_t n;           /* number of requests */
+    int32_t *pool;      /* new tokens of all requests, concatenated */
+    uint64_t pool_len;  /* tokens in pool */
+    uint32_t max_len;   /* longest n_in + n_out, to size tr_tokens() buffers */
+    uint64_t total_in;  /* sum of n_in */
+    uint64_t total_out; /* sum of n_out */
+    size_t n_sessions;  /* distinct session_ids */
+    char *path;         /* file it came from (owned), or NULL */
+} tr_trace;
+
+/* Read a JSONL trace (plain or gzip); tr_load() calls it. */
+int tr_load_jsonl(const char *path, tr_trace *t, tr_err *err);
+
+/* Load a trace, detecting its format from its first bytes: gzip (1f 8b),
+ * packed (see tr_pack.h, magic "MTRACE"), else JSONL.  Returns 0, or -1 with
+ * err set; *t is zeroed on failure. */
+int tr_load(const char *path, tr_trace *t, tr_err *err);
+
+/* Free everything a loaded or built trace owns; t is left zeroed. */
+void tr_free(tr_trace *t);
+
+/* Rebuild request i's full sequence (input then output) into buf, which
+ * holds at least t->max_len tokens.  Returns n_in + n_out. */
+uint32_t tr_tokens(const tr_trace *t, size_t i, int32_t *buf);
+
+/* Building a trace request by request (the JSONL reader, the packed reader
+ * and the generators use this).  tr_builder_add copies tokens; it finds the
+ * base (the session's previous request) and stores only the new tokens.
+ * Returns 0, or -1 on out-of-memory (err set). */
+typedef struct tr_builder tr_builder;
+tr_builder *tr_builder_new(void);
+int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+                   uint32_t n_in, const int32_t *out, uint32_t n_out, tr_err *err);
+/* Requests added so far. */
+size_t tr_builder_count(const tr_builder *b);
+/* Move the result into *t (the builder is freed either way). */
+int tr_builder_finish(tr_builder *b, tr_trace *t, const char *path, tr_err *err);
+void tr_builder_free(tr_builder *b);
+
+/* Write a trace as JSONL (gzip when path ends in ".gz"), via a temp file in
+ * the same folder renamed into place, so a failed write leaves no partial
+ * file.  Returns 0, or -1 with err set. */
+int tr_write_jsonl(const tr_trace *t, const char *path, tr_err *err);
+
+/* Format one request as a JSONL line (no newline) into a growing buffer;
+ * used by tr_write_jsonl and the generators. Returns 0 or -1 on OOM. */
+typedef struct tr_buf {
+    char *p;     /* bytes */
+    size_t len;  /* used */
+    size_t cap;  /* allocated */
+} tr_buf;
+int tr_buf_put(tr_buf *b, const char *s, size_t n);
+int tr_format_req(tr_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+                  uint32_t n_in, const int32_t *out, uint32_t n_out);
+
+/* Set err to "path:line: fmt..." */
+void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
