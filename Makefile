@@ -75,11 +75,12 @@ test: $(BUILD)/marconi $(TESTS)
 golden: $(BUILD)/marconi
 	../shared/tools/golden-check --bin $(BUILD)/marconi --dir $(GOLDEN_DIR)
 
-BENCH_BIN := $(BUILD)/bench_sim
-$(BENCH_BIN): bench/bench_sim.c $(BUILD)/libmarconi.a
+BENCH_SRC  := $(wildcard bench/bench_*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmarconi.a
 	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmarconi.a $(LDLIBS)
 bench: $(BUILD)/marconi $(BENCH_BIN)
-	$(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
 demo:
 	@scripts/demo.sh
