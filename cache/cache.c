@@ -16,6 +16,40 @@
 
 #define Q(c, bit) (((c)->cfg.quirks & (bit)) != 0)
 
+const cache_quirk cache_quirks[] = {
+    {"leaf-bytes", CQ_LEAF_BYTES_LOOPVAR, "FLOP-aware eviction counts a leaf's KV with the last candidate's length"},
+    {"mlp-parent-attn", CQ_MLP_PARENT_ATTN, "FLOP efficiency's MLP term subtracts the parent's attention FLOPs"},
+    {"eff-path-bytes", CQ_EFF_PATH_BYTES, "FLOP efficiency divides by the KV of the whole prefix"},
+    {"match-past-partial", CQ_MATCH_PAST_PARTIAL, "matching continues below a partially matched node"},
+    {"estimated-bytes", CQ_ESTIMATED_BYTES, "eviction frees the reference's estimate, not the exact need"},
+    {"evict-own-path", CQ_EVICT_OWN_PATH, "eviction may remove the path being inserted"},
+    {"heapq-ties", CQ_HEAPQ_TIES, "LRU ties fall in Python heapq order over a DFS leaf list"},
+    {"block-partial-no-touch", CQ_BLOCK_PARTIAL_NO_TOUCH, "vLLM+ lookups do not refresh a matched partial block"},
+    {NULL, 0, NULL},
+};
+
+int cache_parse_quirks(const char *list, unsigned *out) {
+    unsigned bits = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "all")) {
+            bits |= CQ_REFERENCE;
+            continue;
+        }
+        if (!strcmp(tok, "none")) continue;
+        int found = 0;
+        for (int i = 0; cache_quirks[i].name; i++)
+            if (!strcmp(cache_quirks[i].name, tok)) {
+                bits |= cache_quirks[i].bit;
+                found = 1;
+            }
+        if (!found) return -1;
+    }
+    *out = bits;
+    return 0;
+}
+
 /* ---- candidate set: an array, kept as a binary heap when the policy
  * orders it (LRU), scanned whole otherwise (FLOP-aware) ------------------ */
 
@@ -75,6 +109,8 @@ void cache_cand_update(cache *c, rt_node *n) {
         cand_sift(c, (size_t)n->cidx);
     } else if (!want && n->cidx >= 0) {
         cand_remove(c, n);
+    } else if (want) { /* its key (timestamp, end) may have moved */
+        cand_sift(c, (size_t)n->cidx);
     }
 }
 
@@ -195,9 +231,34 @@ void cache_lock(cache *c, rt_node *n) {
         if (n->lock++ == 0) cache_cand_update(c, n);
 }
 
+/* A stateless node serves no hit by itself: with no children it goes, with
+ * one child (radix) it is path-compressed into it.  Skipped while pinned;
+ * cache_unlock catches up.  Returns the bytes freed. */
+static int64_t tidy(cache *c, rt_node *p) {
+    int64_t freed = 0;
+    while (p != c->t.root && p->state == RT_NO_STATE && p->lock == 0) {
+        if (p->nchild == 0) {
+            rt_node *pp = p->parent;
+            freed += (int64_t)p->len * c->kv_bytes;
+            rt_remove_leaf(&c->t, p);
+            p = pp;
+            continue;
+        }
+        if (p->nchild == 1 && c->t.layout == RT_RADIX && !rt_merge_into_child(&c->t, p)) c->oom = 1;
+        break;
+    }
+    return freed;
+}
+
 void cache_unlock(cache *c, rt_node *n) {
-    for (; n && n != c->t.root; n = n->parent)
-        if (--n->lock == 0) cache_cand_update(c, n);
+    while (n && n != c->t.root) {
+        rt_node *p = n->parent;
+        if (--n->lock == 0) {
+            cache_cand_update(c, n);
+            c->st.evicted_bytes += (uint64_t)tidy(c, n);
+        }
+        n = p;
+    }
 }
 
 void cache_note_evict_call(cache *c) {
@@ -213,19 +274,7 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
         freed = (n->state != RT_NO_STATE ? c->state_bytes : 0) + (int64_t)n->len * c->kv_bytes;
         rt_remove_leaf(&c->t, n);
         c->st.evicted_leaves++;
-        /* a stateless node left without children serves no hit: it goes
-         * too; left with one child (radix), it is path-compressed away */
-        while (p != c->t.root && p->state == RT_NO_STATE && p->lock == 0) {
-            if (p->nchild == 0) {
-                rt_node *pp = p->parent;
-                freed += (int64_t)p->len * c->kv_bytes;
-                rt_remove_leaf(&c->t, p);
-                p = pp;
-                continue;
-            }
-            if (p->nchild == 1 && c->t.layout == RT_RADIX && !rt_merge_into_child(&c->t, p)) c->oom = 1;
-            break;
-        }
+        freed += tidy(c, p);
     } else {
         freed = c->state_bytes;
         if (c->t.layout == RT_RADIX) {
@@ -264,7 +313,13 @@ typedef struct walk {
     rt_node *partial;    /* radix: the node the sequence leaves (or ends) inside, or NULL */
     uint32_t split;      /* tokens of partial that match */
     rt_node *last;       /* the node where the match stopped (deepest full, or root) */
+    rt_node *best;       /* the deepest-ending fully matched node with a state, anywhere on
+                            the walk (block layout: a sibling of the path can be one) */
 } walk;
+
+static void consider(walk *w, rt_node *n) {
+    if (n->state != RT_NO_STATE && (!w->best || n->end > w->best->end)) w->best = n;
+}
 
 /* Radix match, as the reference's _match_prefix_helper recurses. */
 static int walk_radix(cache *c, const int32_t *key, uint32_t n, walk *w) {
@@ -294,7 +349,10 @@ static int walk_radix(cache *c, const int32_t *key, uint32_t n, walk *w) {
         }
         if (push(&c->vis, &c->vis_cap, w->nvis++, ch) || push(&c->full, &c->full_cap, w->nfull++, ch)) return -1;
         w->full_tokens += l;
-        if (!w->partial) w->last = ch;
+        if (!w->partial) {
+            w->last = ch;
+            consider(w, ch);
+        }
         node = ch;
         pos += l;
     }
@@ -317,6 +375,7 @@ static int walk_block(cache *c, const int32_t *key, uint32_t n, walk *w) {
             uint32_t l = (uint32_t)mu_lcp32(ch->tok, key + pos, m);
             if (l > best) best = l;
             if (l == B && !full) full = ch;
+            if (l == ch->len) consider(w, ch);
         }
         if (best == B) {
             if (push(&c->vis, &c->vis_cap, w->nvis++, full) || push(&c->full, &c->full_cap, w->nfull++, full))
@@ -362,13 +421,12 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit) {
         /* the reference sums every fully matched node, contiguous or not */
         tokens = (uint32_t)w.full_tokens;
         from = w.nfull ? c->full[w.nfull - 1] : NULL;
-    } else {
-        for (size_t i = w.nfull; i-- > 0;)
-            if (c->full[i]->state != RT_NO_STATE) {
-                from = c->full[i];
-                tokens = (uint32_t)from->end;
-                break;
-            }
+    } else if ((from = w.best)) {
+        tokens = (uint32_t)from->end;
+        /* a stateful sibling of the path: it is what the request uses */
+        if (!w.nfull || c->full[w.nfull - 1]->end < from->end) {
+            if (push(&c->full, &c->full_cap, w.nfull++, from) || push(&c->vis, &c->vis_cap, w.nvis++, from)) goto oom;
+        }
     }
     c->cfg.ev->touch(c, c->vis, w.nvis, c->full, w.nfull);
     if (from) {
@@ -555,21 +613,26 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
     int64_t size = cache_bytes(c);
     /* (size + need) first, as the reference adds an int and a float */
     double total = (double)size + need;
+    /* the path being extended is in use: pin it through eviction and the
+     * insert itself, so the insert lands where `need` was computed */
+    rt_node *pin = NULL;
+    if (!Q(c, CQ_EVICT_OWN_PATH) && stop != c->t.root) {
+        pin = stop;
+        cache_lock(c, pin);
+    }
     if (total > c->cfg.capacity) {
-        rt_node *pin = NULL;
-        if (!Q(c, CQ_EVICT_OWN_PATH)) { /* the path being extended is in use: pin it */
-            pin = stop == c->t.root ? NULL : stop;
-            if (pin) cache_lock(c, pin);
-        }
         double want = total - c->cfg.capacity;
         cache_note_evict_call(c);
         double freed = c->cfg.ev->evict(c, want);
         if (freed < want) c->st.oversize++;
-        if (pin) cache_unlock(c, pin);
     }
+    int64_t before = cache_bytes(c);
     int rc = c->t.layout == RT_RADIX ? insert_radix(c, seq, n) : insert_block(c, seq, n);
     if (rc || c->oom) goto oom;
     int64_t b = cache_bytes(c);
+    /* exact accounting: the insert added exactly what was predicted */
+    if (!Q(c, CQ_ESTIMATED_BYTES) && !Q(c, CQ_EVICT_OWN_PATH) && (double)(b - before) != need) c->acct_miss++;
+    if (pin) cache_unlock(c, pin); /* may path-compress what eviction left */
     if ((uint64_t)b > c->st.max_bytes) c->st.max_bytes = (uint64_t)b;
     return 0;
 oom:
@@ -631,6 +694,10 @@ int cache_check(const cache *c, char *err, size_t errlen) {
                 snprintf(err, errlen, "candidate heap out of order at %zu", i);
                 return -1;
             }
+    if (c->acct_miss) {
+        snprintf(err, errlen, "%" PRId64 " inserts added other bytes than predicted", c->acct_miss);
+        return -1;
+    }
     if (c->t.root->cidx >= 0) {
         snprintf(err, errlen, "the root is an eviction candidate");
         return -1;

@@ -51,6 +51,16 @@ enum {
     CQ_REFERENCE = (1u << 8) - 1,
 };
 
+/* Quirk names for --quirks, with CQ_ bits; NULL-terminated. */
+typedef struct cache_quirk {
+    const char *name; /* e.g. "leaf-bytes" */
+    unsigned bit;     /* CQ_ bit */
+    const char *help; /* one line */
+} cache_quirk;
+extern const cache_quirk cache_quirks[];
+/* Parse "name,name,..." (or "all", "none") into CQ_ bits; -1 if a name is unknown. */
+int cache_parse_quirks(const char *list, unsigned *out);
+
 typedef struct cache cache;
 
 /* Admission: which SSM states an insert keeps (cache/adm.c). */
@@ -144,6 +154,7 @@ struct cache {
     cache_rec *hist;          /* per-request outcomes, for cache_window_flops() */
     size_t nhist, hist_cap;   /* entries, allocated */
     int oom;                  /* an allocation failed: results are void */
+    int64_t acct_miss;        /* inserts whose bytes differed from the exact prediction (must stay 0) */
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;

@@ -191,6 +191,7 @@ static rt_node *copy_node(rt_tree *t, const rt_node *s) {
     n->ts = s->ts;
     n->state = s->state;
     n->lock = s->lock;
+    n->cidx = s->cidx;
     n->eff = s->eff;
     n->eff_ok = s->eff_ok;
     n->hits = s->hits;

@@ -40,6 +40,9 @@ static void sim_usage(FILE *f) {
             "  --model-file F      a JSON model: layer counts, d, n, bytes_per_elem, pattern...\n"
             "  --compat MODE       none (default) or reference: reproduce the reference\n"
             "                      simulator's quirks bit for bit (docs/cache.md)\n"
+            "  --quirks LIST       reproduce only some quirks, comma-separated (or all):\n");
+    for (int i = 0; cache_quirks[i].name; i++) fprintf(f, "                        %-22s %s\n", cache_quirks[i].name, cache_quirks[i].help);
+    fprintf(f,
             "  --json              one JSON object on stdout instead of the table\n"
             "  --check             verify the whole cache after every request (slow)\n"
             "  -h, --help          this text\n"
@@ -81,7 +84,8 @@ static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const si
     json_str(f, cfg->cache.ev->name);
     fprintf(f, ", \"model\": ");
     json_str(f, cfg->cache.model.name);
-    fprintf(f, ", \"compat\": \"%s\", \"capacity\": ", compat ? "reference" : "none");
+    fprintf(f, ", \"compat\": \"%s\", \"quirks\": %u, \"capacity\": ", compat ? "reference" : "none",
+            cfg->cache.quirks);
     json_num(f, cfg->cache.capacity);
     fprintf(f, ", \"alpha\": ");
     if (flop) json_num(f, cfg->cache.alpha);
@@ -154,7 +158,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 
 int cmd_sim(int argc, char **argv) {
     enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_BOOT, O_RETUNE, O_SCORE, O_THREADS, O_BLOCK, O_MODEL,
-           O_MODELF, O_COMPAT, O_JSON, O_CHECK };
+           O_MODELF, O_COMPAT, O_QUIRKS, O_JSON, O_CHECK };
     static const struct option opts[] = {
         {"system", required_argument, 0, O_SYSTEM},     {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},     {"eviction", required_argument, 0, O_EV},
@@ -162,13 +166,15 @@ int cmd_sim(int argc, char **argv) {
         {"retune", no_argument, 0, O_RETUNE},           {"score-last", required_argument, 0, O_SCORE},
         {"threads", required_argument, 0, O_THREADS},   {"block-size", required_argument, 0, O_BLOCK},
         {"model", required_argument, 0, O_MODEL},       {"model-file", required_argument, 0, O_MODELF},
-        {"compat", required_argument, 0, O_COMPAT},     {"json", no_argument, 0, O_JSON},
+        {"compat", required_argument, 0, O_COMPAT},     {"quirks", required_argument, 0, O_QUIRKS},
+        {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
     long long boot = 5, score = 500, threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
     int retune = 0, compat = 0, json = 0, check = 0, c;
+    unsigned quirks = 0;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -216,6 +222,11 @@ int cmd_sim(int argc, char **argv) {
             if (!strcmp(optarg, "reference")) compat = 1;
             else if (!strcmp(optarg, "none")) compat = 0;
             else return bad_opt("compat", optarg, "is not a mode (none, reference)");
+            quirks = compat ? CQ_REFERENCE : 0;
+            break;
+        case O_QUIRKS:
+            if (cache_parse_quirks(optarg, &quirks)) return bad_opt("quirks", optarg, "names an unknown quirk (marconi sim --help)");
+            compat = quirks == CQ_REFERENCE;
             break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
@@ -249,7 +260,7 @@ int cmd_sim(int argc, char **argv) {
     if (ev) cfg.cache.ev = evict_find(ev);
     cfg.cache.alpha = alpha;
     cfg.cache.block_size = (uint32_t)block;
-    cfg.cache.quirks = compat ? CQ_REFERENCE : 0;
+    cfg.cache.quirks = quirks;
     cfg.tuner.multiplier = (int)boot;
     cfg.tuner.retune = retune;
     cfg.tuner.score_last = (size_t)score;

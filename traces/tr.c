@@ -62,7 +62,7 @@ static uint64_t mix64(uint64_t x) {
 static sess *sess_get(tr_builder *b, int64_t id) {
     if (b->t.n_sessions * 2 + 2 > b->s_cap) {
         size_t ncap = b->s_cap ? b->s_cap * 2 : 64;
-        sess *ns = malloc(ncap * sizeof *ns);
+        sess *ns = calloc(ncap, sizeof *ns); /* empty slots: no sequence yet */
         if (!ns) return NULL;
         for (size_t i = 0; i < ncap; i++) ns[i].last = -1;
         for (size_t i = 0; i < b->s_cap; i++) {
