@@ -1,0 +1,255 @@
+/* test_reader.c -- the JSONL trace reader and `marconi sim` on bad input:
+ * each case must give "FILE:LINE: message" (exit 2 from the CLI), never a
+ * crash; and good input in odd shapes must read the same as plain input. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "sim/cmds.h"
+#include "traces/tr.h"
+
+static char dir[] = "/tmp/marconi_reader_XXXXXX";
+static char path[512];
+
+static const char *GOOD =
+    "{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0.0, \"num_input_tokens\": 3, \"num_output_tokens\": 2, "
+    "\"input_tokens\": [1, 2, 3], \"output_tokens\": [4, 5]}\n";
+
+static const char *write_file(const char *name, const char *text, int gz) {
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (gz) {
+        gzFile g = gzopen(path, "wb");
+        gzwrite(g, text, (unsigned)strlen(text));
+        gzclose(g);
+    } else {
+        FILE *f = fopen(path, "wb");
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+/* Load text as a trace; expect failure with `want` in the message, and the
+ * line number `line` right after the path. */
+static void expect_error(const char *text, int line, const char *want) {
+    const char *p = write_file("bad.jsonl", text, 0);
+    tr_trace t;
+    tr_err e;
+    assert_int_equal(tr_load(p, &t, &e), -1);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s:%d: ", p, line);
+    if (strncmp(e.msg, prefix, strlen(prefix)) != 0) fail_msg("'%s' does not start with '%s'", e.msg, prefix);
+    if (!strstr(e.msg, want)) fail_msg("'%s' does not say '%s'", e.msg, want);
+    assert_null(t.req);
+}
+
+static void test_bad_lines(void **state) {
+    char buf[4096];
+    expect_error("{\"session_id\": 0,", 1, "invalid JSON");
+    snprintf(buf, sizeof buf, "%s%s{not json}\n", GOOD, GOOD);
+    expect_error(buf, 3, "invalid JSON");
+    expect_error("[1, 2]\n", 1, "must be a JSON object");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}\n",
+                 1, "missing field \"ts\"");
+    expect_error("{\"session_id\": \"a\", \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}\n",
+                 1, "\"session_id\" must be an integer");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": -1.5, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}\n",
+                 1, "\"ts\" must be a finite number >= 0");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": \"now\", \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}\n",
+                 1, "\"ts\" must be a number");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 2, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1, 1.5], \"output_tokens\": []}\n",
+                 1, "input_tokens[1] is not an integer in [0, 2^31)");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 1, "
+                 "\"input_tokens\": [1], \"output_tokens\": [2147483648]}\n",
+                 1, "output_tokens[0] is not an integer in [0, 2^31)");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [-3], \"output_tokens\": []}\n",
+                 1, "input_tokens[0] is not an integer");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": \"1 2\", \"output_tokens\": []}\n",
+                 1, "\"input_tokens\" must be an array");
+    snprintf(buf, sizeof buf,
+             "%s{\"session_id\": 0, \"turn_id\": 1, \"ts\": 1, \"num_input_tokens\": 3, \"num_output_tokens\": 0, "
+             "\"input_tokens\": [1, 2], \"output_tokens\": []}\n",
+             GOOD);
+    expect_error(buf, 2, "num_input_tokens is 3 but input_tokens has 2");
+    expect_error("{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 0, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [], \"output_tokens\": []}\n",
+                 1, "at least one input token");
+    expect_error("{\"session_id\": 0, \"session_id\": 1, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 1, "
+                 "\"num_output_tokens\": 0, \"input_tokens\": [1], \"output_tokens\": []}\n",
+                 1, "invalid JSON");
+    expect_error("\n\n  \n", 3, "holds no requests");
+}
+
+static void test_missing_and_broken_files(void **state) {
+    tr_trace t;
+    tr_err e;
+    snprintf(path, sizeof path, "%s/nope.jsonl", dir);
+    assert_int_equal(tr_load(path, &t, &e), -1);
+    assert_non_null(strstr(e.msg, "cannot open"));
+    assert_non_null(strstr(e.msg, path));
+    /* a gzip stream cut short */
+    char text[8192] = "";
+    for (int i = 0; i < 20; i++) strcat(text, GOOD);
+    write_file("cut.jsonl.gz", text, 1);
+    FILE *f = fopen(path, "rb");
+    unsigned char raw[8192];
+    size_t n = fread(raw, 1, sizeof raw, f);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(raw, 1, n / 2, f);
+    fclose(f);
+    assert_int_equal(tr_load(path, &t, &e), -1);
+    assert_non_null(strstr(e.msg, "truncated gzip"));
+    /* a flipped byte in the compressed data or its checksum */
+    f = fopen(path, "wb");
+    raw[n - 6] ^= 0x55;
+    fwrite(raw, 1, n, f);
+    fclose(f);
+    assert_int_equal(tr_load(path, &t, &e), -1);
+    assert_non_null(strstr(e.msg, path));
+}
+
+static void test_odd_but_good(void **state) {
+    /* key order, spacing, CRLF, blank lines, exponent ts, extra fields,
+     * gzip: all read the same as the plain form */
+    const char *text =
+        "{\"session_id\":0,\"turn_id\":0,\"ts\":0.0,\"num_input_tokens\":3,\"num_output_tokens\":2,"
+        "\"input_tokens\":[1,2,3],\"output_tokens\":[4,5]}\r\n"
+        "\n"
+        "{ \"output_tokens\" : [ 6 ] , \"input_tokens\" : [ 1 , 2 , 3 , 4 , 5 ], \"num_output_tokens\": 1,"
+        " \"num_input_tokens\": 5, \"ts\": 1e1, \"turn_id\": 1, \"session_id\": 0, \"model\": \"x\"}\n"
+        "{\"session_id\": 7, \"turn_id\": 0, \"ts\": 12, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+        "\"input_tokens\": [2147483647], \"output_tokens\": []}";
+    for (int gz = 0; gz < 2; gz++) {
+        const char *p = write_file(gz ? "odd.jsonl.gz" : "odd.jsonl", text, gz);
+        tr_trace t;
+        tr_err e;
+        if (tr_load(p, &t, &e)) fail_msg("%s", e.msg);
+        assert_int_equal(t.n, 3);
+        assert_int_equal(t.n_sessions, 2);
+        assert_true(t.req[1].ts == 10.0);
+        assert_int_equal(t.req[1].base, 0);
+        assert_int_equal(t.req[1].n_shared, 5); /* [1 2 3 4 5] extends [1 2 3 | 4 5] */
+        int32_t buf[16];
+        assert_int_equal(tr_tokens(&t, 1, buf), 6);
+        int32_t want[] = {1, 2, 3, 4, 5, 6};
+        assert_memory_equal(buf, want, sizeof want);
+        assert_int_equal(tr_tokens(&t, 2, buf), 1);
+        assert_int_equal(buf[0], 2147483647);
+        /* round trip through the writer */
+        snprintf(path, sizeof path, "%s/rt%d.jsonl", dir, gz);
+        assert_int_equal(tr_write_jsonl(&t, path, &e), 0);
+        tr_trace u;
+        assert_int_equal(tr_load(path, &u, &e), 0);
+        assert_int_equal(u.n, 3);
+        assert_int_equal(tr_tokens(&u, 1, buf), 6);
+        assert_memory_equal(buf, want, sizeof want);
+        tr_free(&u);
+        tr_free(&t);
+    }
+}
+
+/* ---- the CLI -------------------------------------------------------------------- */
+
+/* Run `marconi sim` with args; capture stderr into err_out. */
+static int run_sim(char *err_out, size_t errlen, ...) {
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = "sim";
+    va_list ap;
+    va_start(ap, errlen);
+    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char ep[600];
+    snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
+    fflush(stderr);
+    fflush(stdout);
+    int saved_err = dup(2), saved_out = dup(1);
+    int fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644), nul = open("/dev/null", O_WRONLY);
+    dup2(fd, 2);
+    dup2(nul, 1);
+    int rc = cmd_sim(argc, argv);
+    fflush(stderr);
+    fflush(stdout);
+    dup2(saved_err, 2);
+    dup2(saved_out, 1);
+    close(fd);
+    close(nul);
+    close(saved_err);
+    close(saved_out);
+    FILE *f = fopen(ep, "r");
+    size_t n = fread(err_out, 1, errlen - 1, f);
+    err_out[n] = '\0';
+    fclose(f);
+    return rc;
+}
+
+static void test_cli_errors(void **state) {
+    char e[2048];
+    char good[600];
+    snprintf(good, sizeof good, "%s", write_file("good.jsonl", GOOD, 0));
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", NULL), 0);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3GB", "--system", "vllm+", "--json", NULL), 0);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "2.5GiB", "--system", "sglang+", NULL), 0);
+    assert_int_equal(run_sim(e, sizeof e, "--help", NULL), 0);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--system", "lru-magic", NULL), 2);
+    assert_non_null(strstr(e, "marconi: --system: 'lru-magic'"));
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "0", NULL), 2);
+    assert_non_null(strstr(e, "marconi: --capacity:"));
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "-3e9", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3 parsecs", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "1e6", NULL), 2); /* below one checkpoint */
+    assert_non_null(strstr(e, "holds no SSM checkpoint"));
+    assert_int_equal(run_sim(e, sizeof e, good, NULL), 2);
+    assert_non_null(strstr(e, "--capacity: required"));
+    assert_int_equal(run_sim(e, sizeof e, "--capacity", "3e9", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--frobnicate", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--alpha", "x", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--eviction", "fifo", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--compat", "python", NULL), 2);
+    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--model", "gpt5", NULL), 2);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s", write_file("bad2.jsonl", "{\"session_id\": 0}\n", 0));
+    assert_int_equal(run_sim(e, sizeof e, bad, "--capacity", "3e9", NULL), 2);
+    char want[700];
+    snprintf(want, sizeof want, "marconi: %s:1: missing field", bad);
+    assert_non_null(strstr(e, want));
+    snprintf(bad, sizeof bad, "%s/none.jsonl", dir);
+    assert_int_equal(run_sim(e, sizeof e, bad, "--capacity", "3e9", NULL), 2);
+    assert_non_null(strstr(e, "cannot open"));
+}
+
+static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
+
+static int teardown(void **state) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_lines),
+        cmocka_unit_test(test_missing_and_broken_files),
+        cmocka_unit_test(test_odd_but_good),
+        cmocka_unit_test(test_cli_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
