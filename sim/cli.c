@@ -108,6 +108,12 @@ static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const si
         json_num(f, r->alphas[i]);
         fputc('}', f);
     }
+    fprintf(f, "], \"tuning_scores\": [");
+    for (int i = 0; r->tunings && i < r->ngrid; i++) {
+        fprintf(f, "%s{\"alpha\": ", i ? ", " : "");
+        json_num(f, r->grid[i]);
+        fprintf(f, ", \"flops_saved\": %s}", fl_i128_str(r->scores[i], b));
+    }
     fprintf(f, "], \"tuner_window\": ");
     if (r->window >= 0) fprintf(f, "%" PRId64, r->window);
     else fputs("null", f);

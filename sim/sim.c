@@ -84,6 +84,11 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
         res->tuned_at[k] = t.at_request[k];
     }
     res->window = tuning ? t.window : -1;
+    res->ngrid = t.cfg.ngrid;
+    for (int k = 0; k < t.cfg.ngrid; k++) {
+        res->grid[k] = t.cfg.grid[k];
+        res->scores[k] = t.scores[k];
+    }
     res->tune_seconds = t.seconds;
     res->kv_tokens = c.t.kv_tokens;
     res->ssm_states = c.t.states;

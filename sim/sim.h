@@ -51,6 +51,9 @@ typedef struct sim_result {
     double alphas[TUN_HIST_MAX]; /* alpha chosen at each tuning */
     size_t tuned_at[TUN_HIST_MAX]; /* request index of each tuning */
     int64_t window;            /* tuner window, or -1 */
+    int ngrid;                 /* alphas tried at each tuning */
+    double grid[TUN_GRID_MAX]; /* those alphas */
+    fl_i128 scores[TUN_GRID_MAX]; /* FLOPs each saved in the last tuning's replay */
     double tune_seconds;       /* wall time in the tuner */
     uint64_t kv_tokens;        /* cached at the end */
     uint64_t ssm_states;       /* cached at the end */

@@ -129,7 +129,7 @@ int tun_before_insert(tun *t, cache *c, size_t req) {
     if (t->window <= 0 || (int64_t)t->nwin != t->window || !t->have_snap) return 0;
     if (t->tunings > 0 && !t->cfg.retune) return 0;
     double t0 = mu_now();
-    int best = tun_search(&t->cfg, &t->snap, &t->src, t->win, t->nwin, NULL);
+    int best = tun_search(&t->cfg, &t->snap, &t->src, t->win, t->nwin, t->scores);
     t->seconds += mu_now() - t0;
     if (best < 0) {
         t->oom = 1;

@@ -59,6 +59,7 @@ typedef struct tun {
     int tunings;             /* tunings done */
     double alphas[TUN_HIST_MAX]; /* alpha chosen at each tuning */
     size_t at_request[TUN_HIST_MAX]; /* request id at which each tuning fired */
+    fl_i128 scores[TUN_GRID_MAX]; /* FLOPs each alpha saved at the last tuning */
     double seconds;          /* wall time spent tuning */
     int oom;                 /* an allocation failed */
 } tun;
