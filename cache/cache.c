@@ -226,7 +226,43 @@ fl_i128 cache_window_flops(const cache *c, size_t last_n) {
     return s;
 }
 
+/* n (or its state alone) leaves the cache: count what had been reused. */
+static void retire(cache *c, const rt_node *n, int whole) {
+    if (n->state != RT_NO_STATE) {
+        c->st.states_retired++;
+        c->st.states_retired_hit += n->hits > 0;
+    }
+    if (!whole) return;
+    c->st.tokens_retired += n->len;
+    c->st.tokens_retired_read += n->read;
+    c->st.nodes_retired++;
+    c->st.nodes_retired_read += n->read > 0;
+}
+
+static int reuse_walk(rt_node *n, void *arg) {
+    cache_reuse *r = arg;
+    r->states += n->state != RT_NO_STATE;
+    r->states_hit += n->state != RT_NO_STATE && n->hits > 0;
+    r->tokens += n->len;
+    r->tokens_read += n->read;
+    r->nodes++;
+    r->nodes_read += n->read > 0;
+    return 0;
+}
+
+void cache_reuse_stats(const cache *c, cache_reuse *r) {
+    memset(r, 0, sizeof *r);
+    rt_walk(&c->t, reuse_walk, r);
+    r->states += c->st.states_retired;
+    r->states_hit += c->st.states_retired_hit;
+    r->tokens += c->st.tokens_retired;
+    r->tokens_read += c->st.tokens_retired_read;
+    r->nodes += c->st.nodes_retired;
+    r->nodes_read += c->st.nodes_retired_read;
+}
+
 void cache_lock(cache *c, rt_node *n) {
+    c->pins++;
     for (; n && n != c->t.root; n = n->parent)
         if (n->lock++ == 0) cache_cand_update(c, n);
 }
@@ -240,6 +276,7 @@ static int64_t tidy(cache *c, rt_node *p) {
         if (p->nchild == 0) {
             rt_node *pp = p->parent;
             freed += (int64_t)p->len * c->kv_bytes;
+            retire(c, p, 1);
             rt_remove_leaf(&c->t, p);
             p = pp;
             continue;
@@ -251,6 +288,7 @@ static int64_t tidy(cache *c, rt_node *p) {
 }
 
 void cache_unlock(cache *c, rt_node *n) {
+    c->pins--;
     while (n && n != c->t.root) {
         rt_node *p = n->parent;
         if (--n->lock == 0) {
@@ -272,11 +310,13 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
     if (n->nchild == 0) {
         rt_node *p = n->parent;
         freed = (n->state != RT_NO_STATE ? c->state_bytes : 0) + (int64_t)n->len * c->kv_bytes;
+        retire(c, n, 1);
         rt_remove_leaf(&c->t, n);
         c->st.evicted_leaves++;
         freed += tidy(c, p);
     } else {
         freed = c->state_bytes;
+        retire(c, n, 0);
         if (c->t.layout == RT_RADIX) {
             if (!rt_merge_into_child(&c->t, n)) {
                 c->oom = 1;
@@ -431,7 +471,7 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit) {
     c->cfg.ev->touch(c, c->vis, w.nvis, c->full, w.nfull);
     if (from) {
         from->hits++;
-        for (rt_node *x = from; x != c->t.root; x = x->parent) x->kv_hits++;
+        for (rt_node *x = from; x != c->t.root; x = x->parent) x->read = x->len;
     }
     c->st.requests++;
     c->st.hit_requests += tokens > 0;
@@ -624,7 +664,10 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
         double want = total - c->cfg.capacity;
         cache_note_evict_call(c);
         double freed = c->cfg.ev->evict(c, want);
-        if (freed < want) c->st.oversize++;
+        if (freed < want) { /* everything evictable went */
+            if (c->pins > (pin != NULL)) c->st.blocked++;
+            else c->st.oversize++;
+        }
     }
     int64_t before = cache_bytes(c);
     int rc = c->t.layout == RT_RADIX ? insert_radix(c, seq, n) : insert_block(c, seq, n);

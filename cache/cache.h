@@ -122,10 +122,27 @@ typedef struct cache_stats {
     uint64_t evicted_inner;   /* states of intermediate nodes dropped */
     uint64_t evicted_bytes;   /* bytes freed, exact */
     uint64_t oversize;        /* inserts that did not fit even after evicting everything evictable */
+    uint64_t blocked;         /* inserts that did not fit because other requests pinned the rest */
     int64_t reqs_at_first_evict; /* requests seen when eviction first ran, or -1 */
     uint64_t states_admitted; /* SSM states created */
     uint64_t max_bytes;       /* high-water mark of cached bytes */
+    /* states and tokens that left the cache, and how many had been reused */
+    uint64_t states_retired;      /* SSM states dropped */
+    uint64_t states_retired_hit;  /* ... that a request had resumed from */
+    uint64_t tokens_retired;      /* KV tokens dropped */
+    uint64_t tokens_retired_read; /* ... that a hit had read */
+    uint64_t nodes_retired;       /* nodes removed (block layout: blocks) */
+    uint64_t nodes_retired_read;  /* ... whose KV a hit had read */
 } cache_stats;
+
+/* Reuse over a cache's life (paper Fig. 3a): what was ever cached, and how
+ * much of it a later request used.  Retired plus still cached. */
+typedef struct cache_reuse {
+    uint64_t states, states_hit; /* SSM states; those resumed from */
+    uint64_t tokens, tokens_read;/* KV tokens; those read by a hit */
+    uint64_t nodes, nodes_read;  /* nodes (blocks); those whose KV was read */
+} cache_reuse;
+void cache_reuse_stats(const cache *c, cache_reuse *r);
 
 /* One request's outcome, in cache history order. */
 typedef struct cache_rec {
@@ -155,6 +172,7 @@ struct cache {
     size_t nhist, hist_cap;   /* entries, allocated */
     int oom;                  /* an allocation failed: results are void */
     int64_t acct_miss;        /* inserts whose bytes differed from the exact prediction (must stay 0) */
+    int64_t pins;             /* cache_lock calls not yet undone */
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;

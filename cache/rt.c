@@ -195,7 +195,7 @@ static rt_node *copy_node(rt_tree *t, const rt_node *s) {
     n->eff = s->eff;
     n->eff_ok = s->eff_ok;
     n->hits = s->hits;
-    n->kv_hits = s->kv_hits;
+    n->read = s->read;
     n->id = s->id;
     return n;
 }
@@ -381,6 +381,8 @@ rt_node *rt_split(rt_tree *t, rt_node *n, uint32_t k, uint64_t ts, int with_stat
     m->end = p->end + k;
     m->ts = ts;
     m->lock = n->lock; /* whoever pinned n's path pins its new prefix too */
+    m->read = n->read < k ? n->read : k;
+    n->read = n->read > k ? n->read - k : 0;
     n->len -= k;
     list_replace(p, n, m);
     tab_replaced(p, n, m);
@@ -474,6 +476,7 @@ rt_node *rt_merge_into_child(rt_tree *t, rt_node *n) {
     free(c->kv);
     c->tok = nt;
     c->kv = nk;
+    c->read = c->read ? c->read + n->len : n->read; /* read tokens stay a prefix */
     c->len = c->cap = len;
     if (n->ts > c->ts) c->ts = n->ts;
     list_unlink(n, c);

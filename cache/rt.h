@@ -82,7 +82,8 @@ struct rt_node {
     double eff;           /* cached FLOP efficiency (cache/evict_flop.c), valid if eff_ok */
     int eff_ok;           /* eff is current */
     uint32_t hits;        /* times a request resumed from this node's state */
-    uint32_t kv_hits;     /* times a request read this node's KV (resumed at or below it) */
+    uint32_t read;        /* tokens of the edge whose KV a hit ever read (always a prefix of
+                             the edge: a hit reads whole paths from the root) */
 };
 
 #define RT_TAB_MIN 8

@@ -1,6 +1,7 @@
 /* cli.c -- `marconi sim`: replay one trace, print a table or JSON. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,27 @@ static void sim_usage(FILE *f) {
             "  --quirks LIST       reproduce only some quirks, comma-separated (or all):\n");
     for (int i = 0; cache_quirks[i].name; i++) fprintf(f, "                        %-22s %s\n", cache_quirks[i].name, cache_quirks[i].help);
     fprintf(f,
+            "\n"
+            "timing:\n"
+            "  --timing MODE       des (default): requests arrive at their ts, one FCFS\n"
+            "                      prefill server, decoding beside it, states inserted when a\n"
+            "                      request completes, in-flight paths pinned; logical: the\n"
+            "                      reference's order (the default with --compat reference)\n"
+            "  --ttft-model M      prefill time: h100 (default; 989 TFLOP/s fp16, 3.35 TB/s),\n"
+            "                      a100 (312 TFLOP/s, 2.039 TB/s) -- roofline: FLOPs of the new\n"
+            "                      tokens after the cached prefix / (peak x mfu) + (state and\n"
+            "                      weight bytes) / bandwidth + 5 ms a step; jamba-a100 (the\n"
+            "                      artifact's measured Jamba-1.5-Mini profile); or\n"
+            "                      profile:FILE.csv (new_tokens,cached_tokens,ms; interpolated)\n"
+            "  --mfu F             roofline: fraction of peak FLOP/s reached (0.5)\n"
+            "  --tpot MS           decode time per output token in ms (20)\n"
+            "  --chunk N           chunked prefill: N tokens a step across queued requests\n"
+            "                      (default: one whole request a step)\n"
+            "  --no-vanilla        skip the no-cache run that TTFT reductions compare with\n"
+            "  --buckets LIST      input-length bucket edges for hit rate and TTFT by length\n"
+            "                      (default 0,1000,2000,4000,8000,16000,32000,inf)\n"
+            "  --composition       add the cache's KV / SSM bytes over time to --json\n"
+            "\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "  --check             verify the whole cache after every request (slow)\n"
             "  -h, --help          this text\n"
@@ -71,7 +93,26 @@ static void json_num(FILE *f, double v) {
     fputs(mu_fmt_double(v, b), f);
 }
 
-static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
+static void json_dist(FILE *f, const char *name, const sim_dist *d) {
+    fprintf(f, ", \"%s\": {\"mean\": ", name);
+    json_num(f, d->mean);
+    fprintf(f, ", \"p5\": ");
+    json_num(f, d->p5);
+    fprintf(f, ", \"p50\": ");
+    json_num(f, d->p50);
+    fprintf(f, ", \"p95\": ");
+    json_num(f, d->p95);
+    fprintf(f, ", \"p99\": ");
+    json_num(f, d->p99);
+    fprintf(f, ", \"max\": ");
+    json_num(f, d->max);
+    fputc('}', f);
+}
+
+static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
+
+static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat,
+                       int composition) {
     char b[48];
     int flop = cfg->cache.ev == &evict_flop;
     fprintf(f, "{\"trace\": ");
@@ -130,6 +171,61 @@ static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const si
     json_num(f, r->seconds);
     fprintf(f, ", \"tune_seconds\": ");
     json_num(f, r->tune_seconds);
+    fprintf(f, ", \"blocked_requests\": %" PRIu64, r->st.blocked);
+    fprintf(f,
+            ", \"reuse\": {\"ssm_states\": %" PRIu64 ", \"ssm_states_hit\": %" PRIu64 ", \"kv_tokens\": %" PRIu64
+            ", \"kv_tokens_read\": %" PRIu64 ", \"nodes\": %" PRIu64 ", \"nodes_read\": %" PRIu64 "}",
+            r->reuse.states, r->reuse.states_hit, r->reuse.tokens, r->reuse.tokens_read, r->reuse.nodes,
+            r->reuse.nodes_read);
+    fprintf(f, ", \"timing\": \"%s\"", r->timing == SIM_DES ? "des" : "logical");
+    if (r->timing == SIM_DES) {
+        fprintf(f, ", \"ttft_model\": ");
+        json_str(f, cfg->ttft.name);
+        fprintf(f, ", \"tpot\": ");
+        json_num(f, cfg->tpot);
+        fprintf(f, ", \"chunk\": %u", cfg->chunk);
+        json_dist(f, "ttft", &r->ttft);
+        if (cfg->vanilla) {
+            json_dist(f, "ttft_vanilla", &r->ttft_vanilla);
+            fprintf(f, ", \"ttft_p50_reduction\": ");
+            json_num(f, reduction(r->ttft_vanilla.p50, r->ttft.p50));
+            fprintf(f, ", \"ttft_p95_reduction\": ");
+            json_num(f, reduction(r->ttft_vanilla.p95, r->ttft.p95));
+        }
+        json_dist(f, "queue", &r->queue);
+        json_dist(f, "session_wait", &r->session_wait);
+        fprintf(f, ", \"held_turns\": %" PRIu64 ", \"makespan\": ", r->held_turns);
+        json_num(f, r->makespan);
+    }
+    fprintf(f, ", \"buckets\": [");
+    for (int i = 0; i < r->nbuckets; i++) {
+        const sim_bucket *k = &r->buckets[i];
+        fprintf(f, "%s{\"lo\": ", i ? ", " : "");
+        json_num(f, k->lo);
+        fprintf(f, ", \"hi\": ");
+        if (isinf(k->hi)) fputs("null", f);
+        else json_num(f, k->hi);
+        fprintf(f, ", \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64 ", \"hit_tokens\": %" PRIu64
+                   ", \"token_hit_rate\": ",
+                k->requests, k->input_tokens, k->hit_tokens);
+        json_num(f, k->input_tokens ? (double)k->hit_tokens / (double)k->input_tokens : 0);
+        if (r->timing == SIM_DES) json_dist(f, "ttft", &k->ttft);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (composition) {
+        fprintf(f, ", \"composition\": [");
+        for (size_t i = 0; i < r->nsamples; i++) {
+            const sim_sample *x = &r->samples[i];
+            fprintf(f, "%s[", i ? ", " : "");
+            json_num(f, x->t);
+            fprintf(f, ", %" PRId64 ", %" PRId64 ", %" PRIu64 ", %" PRIu64 "]", x->kv_bytes, x->ssm_bytes,
+                    x->states_admitted, x->evictions);
+        }
+        fprintf(f, "], \"composition_columns\": [\"%s\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", "
+                   "\"evictions\"]",
+                r->timing == SIM_DES ? "seconds" : "request");
+    }
     fprintf(f, "}\n");
 }
 
@@ -159,12 +255,42 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     if (r->st.oversize) fprintf(f, "oversize requests  %" PRIu64 " (did not fit even in an emptied cache)\n", r->st.oversize);
     fprintf(f, "cache at the end   %" PRIu64 " KV tokens, %" PRIu64 " SSM states, %.3g GB\n", r->kv_tokens,
             r->ssm_states, (double)r->bytes / 1e9);
+    if (r->reuse.states)
+        fprintf(f, "reuse              %.2f %% of SSM states and %.2f %% of KV tokens ever cached were reused\n",
+                100.0 * (double)r->reuse.states_hit / (double)r->reuse.states,
+                r->reuse.tokens ? 100.0 * (double)r->reuse.tokens_read / (double)r->reuse.tokens : 0.0);
+    if (r->timing == SIM_DES) {
+        fprintf(f, "TTFT (%s)%*s mean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f\n", cfg->ttft.name,
+                (int)(8 - strlen(cfg->ttft.name) > 0 ? 8 - strlen(cfg->ttft.name) : 0), "", 1e3 * r->ttft.mean,
+                1e3 * r->ttft.p50, 1e3 * r->ttft.p95, 1e3 * r->ttft.p99);
+        if (cfg->vanilla)
+            fprintf(f, "TTFT, no cache     mean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f  (P95 %.1f %% lower with the cache)\n",
+                    1e3 * r->ttft_vanilla.mean, 1e3 * r->ttft_vanilla.p50, 1e3 * r->ttft_vanilla.p95,
+                    1e3 * r->ttft_vanilla.p99, 100 * reduction(r->ttft_vanilla.p95, r->ttft.p95));
+        fprintf(f, "queueing           mean %.1f ms, P95 %.1f; %" PRIu64 " turns waited for their previous turn\n",
+                1e3 * r->queue.mean, 1e3 * r->queue.p95, r->held_turns);
+        if (r->st.blocked) fprintf(f, "blocked inserts    %" PRIu64 " (the rest of the cache was pinned by requests in flight)\n", r->st.blocked);
+    }
+    if (r->nbuckets) {
+        fprintf(f, "by input length    ");
+        for (int i = 0; i < r->nbuckets; i++) {
+            const sim_bucket *k = &r->buckets[i];
+            if (!k->requests) continue;
+            char hi[32];
+            if (isinf(k->hi)) snprintf(hi, sizeof hi, "inf");
+            else snprintf(hi, sizeof hi, "%gK", k->hi / 1000);
+            fprintf(f, "%s[%gK, %s) %.1f %%", i ? "  " : "", k->lo / 1000, hi,
+                    100.0 * (double)k->hit_tokens / (double)k->input_tokens);
+        }
+        fputc('\n', f);
+    }
     fprintf(f, "time               %.3f s replay (%.3f s tuning)\n", r->seconds, r->tune_seconds);
 }
 
 int cmd_sim(int argc, char **argv) {
     enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_BOOT, O_RETUNE, O_SCORE, O_THREADS, O_BLOCK, O_MODEL,
-           O_MODELF, O_COMPAT, O_QUIRKS, O_JSON, O_CHECK };
+           O_MODELF, O_COMPAT, O_QUIRKS, O_JSON, O_CHECK, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK, O_NOVAN,
+           O_BUCKETS, O_COMP };
     static const struct option opts[] = {
         {"system", required_argument, 0, O_SYSTEM},     {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},     {"eviction", required_argument, 0, O_EV},
@@ -175,12 +301,19 @@ int cmd_sim(int argc, char **argv) {
         {"compat", required_argument, 0, O_COMPAT},     {"quirks", required_argument, 0, O_QUIRKS},
         {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},             {"help", no_argument, 0, 'h'},
+        {"timing", required_argument, 0, O_TIMING},     {"ttft-model", required_argument, 0, O_TTFT},
+        {"mfu", required_argument, 0, O_MFU},           {"tpot", required_argument, 0, O_TPOT},
+        {"chunk", required_argument, 0, O_CHUNK},       {"no-vanilla", no_argument, 0, O_NOVAN},
+        {"buckets", required_argument, 0, O_BUCKETS},   {"composition", no_argument, 0, O_COMP},
         {0, 0, 0, 0}};
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
     long long boot = 5, score = 500, threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
-    int retune = 0, compat = 0, json = 0, check = 0, c;
+    int retune = 0, compat = 0, json = 0, check = 0, c, timing = -1, vanilla = 1, composition = 0;
     unsigned quirks = 0;
+    const char *ttft_spec = "h100", *buckets = "0,1000,2000,4000,8000,16000,32000,inf";
+    double mfu = -1, tpot_ms = 20;
+    long long chunk = 0;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -236,6 +369,25 @@ int cmd_sim(int argc, char **argv) {
             break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
+        case O_TIMING:
+            if (!strcmp(optarg, "des")) timing = SIM_DES;
+            else if (!strcmp(optarg, "logical")) timing = SIM_LOGICAL;
+            else return bad_opt("timing", optarg, "is not a timing (des, logical)");
+            break;
+        case O_TTFT: ttft_spec = optarg; break;
+        case O_MFU:
+            if (mu_parse_double(optarg, &mfu) || !(mfu > 0) || mfu > 1) return bad_opt("mfu", optarg, "is not a number in (0, 1]");
+            break;
+        case O_TPOT:
+            if (mu_parse_double(optarg, &tpot_ms) || !(tpot_ms >= 0) || tpot_ms > 1e6)
+                return bad_opt("tpot", optarg, "is not a number of ms >= 0");
+            break;
+        case O_CHUNK:
+            if (mu_parse_long(optarg, 1, 1LL << 30, &chunk)) return bad_opt("chunk", optarg, "is not an integer >= 1");
+            break;
+        case O_NOVAN: vanilla = 0; break;
+        case O_BUCKETS: buckets = optarg; break;
+        case O_COMP: composition = 1; break;
         default:
             if (optopt && optopt < 256) fprintf(stderr, "marconi: sim: unknown option '-%c' (marconi sim --help)\n", optopt);
             else fprintf(stderr, "marconi: sim: bad option '%s' (marconi sim --help)\n", argv[optind - 1]);
@@ -272,6 +424,20 @@ int cmd_sim(int argc, char **argv) {
     cfg.tuner.score_last = (size_t)score;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
+    cfg.timing = timing >= 0 ? timing : compat ? SIM_LOGICAL : SIM_DES;
+    cfg.tpot = tpot_ms / 1e3;
+    cfg.chunk = (uint32_t)chunk;
+    cfg.vanilla = vanilla;
+    if (sim_parse_buckets(buckets, &cfg)) return bad_opt("buckets", buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
+    {
+        char err[600];
+        if (ttft_load(ttft_spec, &cfg.ttft, err, sizeof err) != 0) {
+            if (!strncmp(ttft_spec, "profile:", 8)) fprintf(stderr, "marconi: %s\n", err);
+            else fprintf(stderr, "marconi: --ttft-model: %s\n", err);
+            return 2;
+        }
+        if (mfu > 0) cfg.ttft.mfu = mfu;
+    }
     {
         char err[600];
         cache probe;
@@ -294,8 +460,9 @@ int cmd_sim(int argc, char **argv) {
         tr_free(&tr);
         return 1;
     }
-    if (json) print_json(stdout, &tr, &cfg, &r, compat);
+    if (json) print_json(stdout, &tr, &cfg, &r, compat, composition);
     else print_table(stdout, &tr, &cfg, &r, compat);
     tr_free(&tr);
+    ttft_free(&cfg.ttft);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* sim.c -- the logical-time replay loop (see sim.h). */
 #include "sim.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,28 @@ int sim_default_cfg(sim_cfg *cfg, const char *system, double capacity) {
     cfg->system = s->name;
     cfg->tune = s->tune;
     tun_default_cfg(&cfg->tuner);
+    cfg->timing = SIM_LOGICAL;
+    char err[256];
+    ttft_load("h100", &cfg->ttft, err, sizeof err);
+    cfg->tpot = 0.02;
+    cfg->vanilla = 1;
+    sim_parse_buckets("0,1000,2000,4000,8000,16000,32000,inf", cfg);
+    return 0;
+}
+
+int sim_parse_buckets(const char *list, sim_cfg *cfg) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (!strcmp(tok, "inf")) v = INFINITY;
+        else if (mu_parse_double(tok, &v) || v < 0) return -1;
+        if (n > SIM_BUCKETS_MAX || (n > 0 && !(v > cfg->buckets[n - 1]))) return -1;
+        cfg->buckets[n++] = v;
+    }
+    if (n == 1) return -1;
+    cfg->nbuckets = n > 1 ? n - 1 : 0;
     return 0;
 }
 
@@ -43,7 +66,22 @@ static uint32_t trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in
     return tr_tokens(tr, req, buf);
 }
 
+static int sim_des_both(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, size_t errlen) {
+    if (sim_des(tr, cfg, 0, res, err, errlen)) return -1;
+    if (!cfg->vanilla) return 0;
+    sim_result *v = malloc(sizeof *v);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sim_des(tr, cfg, 1, v, err, errlen);
+    if (rc == 0) res->ttft_vanilla = v->ttft;
+    free(v);
+    return rc;
+}
+
 int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, size_t errlen) {
+    if (cfg->timing == SIM_DES) return sim_des_both(tr, cfg, res, err, errlen);
     memset(res, 0, sizeof *res);
     cache c;
     if (cache_init(&c, &cfg->cache, err, errlen) != 0) return -1;
@@ -52,8 +90,9 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
     tun_src src = {(void *)tr, trace_tokens, tr->max_len};
     tun_init(&t, &cfg->tuner, src);
     int32_t *buf = malloc(((size_t)tr->max_len + 1) * sizeof *buf);
+    uint32_t *n_in_v = malloc((tr->n + 1) * sizeof *n_in_v), *hit_v = malloc((tr->n + 1) * sizeof *hit_v);
     int rc = -1;
-    if (!buf) {
+    if (!buf || !n_in_v || !hit_v) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -61,10 +100,14 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
     for (size_t i = 0; i < tr->n; i++) {
         uint32_t n = tr_tokens(tr, i, buf), n_in = tr->req[i].n_in;
         if (tuning && tun_before_lookup(&t, &c, i)) goto oom;
-        if (cache_lookup(&c, buf, n_in, NULL)) goto oom;
+        cache_hit h;
+        if (cache_lookup(&c, buf, n_in, &h)) goto oom;
+        n_in_v[i] = n_in;
+        hit_v[i] = h.tokens;
         if (tuning && tun_before_insert(&t, &c, i)) goto oom;
         if (cache_insert(&c, buf, n)) goto oom;
         if (tuning && tun_after_insert(&t, &c, i)) goto oom;
+        sim_sample_cache(res, &c, (double)i, i, tr->n);
         if (cfg->check && cache_check(&c, err, errlen) != 0) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "after request %zu: %s", i, err);
@@ -94,12 +137,16 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
     res->ssm_states = c.t.states;
     res->nodes = c.t.nodes;
     res->bytes = cache_bytes(&c);
+    cache_reuse_stats(&c, &res->reuse);
+    sim_fill_buckets(cfg, res, n_in_v, hit_v, NULL, tr->n);
     rc = 0;
     goto out;
 oom:
     snprintf(err, errlen, "out of memory");
 out:
     free(buf);
+    free(n_in_v);
+    free(hit_v);
     tun_free(&t);
     cache_free(&c);
     return rc;

@@ -19,8 +19,14 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
+#include "sim/ttft.h"
 #include "traces/tr.h"
 #include "tuner/tun.h"
+
+enum { SIM_LOGICAL = 0, SIM_DES = 1 };
+
+#define SIM_BUCKETS_MAX 32
+#define SIM_SAMPLES_MAX 512
 
 typedef struct sim_system {
     const char *name;          /* --system value */
@@ -39,7 +45,37 @@ typedef struct sim_cfg {
     int tune;              /* run the tuner */
     tun_cfg tuner;         /* its settings */
     int check;             /* cache_check() after every request (tests; slow) */
+    int timing;            /* SIM_LOGICAL (the reference's) or SIM_DES */
+    ttft_model ttft;       /* DES: prefill service time */
+    double tpot;           /* DES: seconds per output token while decoding */
+    uint32_t chunk;        /* DES: prefill token budget per step; 0 = one whole request a step */
+    int vanilla;           /* DES: also run with no cache, for TTFT reductions */
+    double buckets[SIM_BUCKETS_MAX + 1]; /* input-length bucket edges, increasing */
+    int nbuckets;          /* buckets (edges - 1); 0 = none */
 } sim_cfg;
+
+/* A distribution's summary (seconds for TTFT). */
+typedef struct sim_dist {
+    double mean, p5, p50, p95, p99, max;
+} sim_dist;
+
+/* Requests with input lengths in [lo, hi). */
+typedef struct sim_bucket {
+    double lo, hi;           /* input tokens */
+    uint64_t requests;       /* requests in the bucket */
+    uint64_t input_tokens;   /* their inputs */
+    uint64_t hit_tokens;     /* their hits */
+    sim_dist ttft;           /* their TTFT (DES) */
+} sim_bucket;
+
+/* The cache at one moment (DES: a time in seconds; logical: a request). */
+typedef struct sim_sample {
+    double t;                /* time (DES) or request index (logical) */
+    int64_t kv_bytes;        /* bytes of KV held */
+    int64_t ssm_bytes;       /* bytes of SSM states held */
+    uint64_t states_admitted;/* states created so far */
+    uint64_t evictions;      /* leaves + intermediate states evicted so far */
+} sim_sample;
 
 typedef struct sim_result {
     cache_stats st;            /* the cache's counters */
@@ -60,12 +96,41 @@ typedef struct sim_result {
     uint64_t nodes;            /* tree nodes at the end */
     int64_t bytes;             /* cached bytes at the end */
     double seconds;            /* wall time of the replay */
+    cache_reuse reuse;         /* what was cached and how much was reused */
+    int timing;                /* SIM_LOGICAL or SIM_DES */
+    sim_dist ttft;             /* DES: time to first token */
+    sim_dist ttft_vanilla;     /* DES: the same trace with no cache */
+    sim_dist queue;            /* DES: waiting for the prefill server */
+    sim_dist session_wait;     /* DES: a turn held back until its previous turn finished */
+    uint64_t held_turns;       /* DES: turns that had to wait for their previous turn */
+    double makespan;           /* DES: time of the last completion */
+    int nbuckets;              /* buckets below */
+    sim_bucket buckets[SIM_BUCKETS_MAX];
+    size_t nsamples;           /* samples below */
+    sim_sample samples[SIM_SAMPLES_MAX];
 } sim_result;
 
-/* Replay trace tr through a cache built from cfg.  Returns 0, or -1 with
- * a message in err (an invalid configuration, out of memory, a failed
- * cache_check). */
+/* Replay trace tr through a cache built from cfg (logical or discrete-
+ * event timing).  Returns 0, or -1 with a message in err (an invalid
+ * configuration, out of memory, a failed cache_check). */
 int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, size_t errlen);
+
+/* The discrete-event replay (sim/des.c); sim_run calls it for SIM_DES.
+ * With nocache, no cache at all: every request prefills everything. */
+int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res, char *err, size_t errlen);
+
+/* Summaries (sim/metrics.c): percentiles by linear interpolation between
+ * order statistics (numpy's default).  v is sorted in place. */
+sim_dist sim_summarize(double *v, size_t n);
+/* Fill res->buckets from per-request input lengths, hits and TTFTs (ttft
+ * may be NULL). */
+void sim_fill_buckets(const sim_cfg *cfg, sim_result *res, const uint32_t *n_in, const uint32_t *hit,
+                      const double *ttft, size_t n);
+/* Record a composition sample if it is time to (every n/SIM_SAMPLES_MAX). */
+void sim_sample_cache(sim_result *res, const cache *c, double t, size_t i, size_t n);
+
+/* Parse "0,1000,...,inf" into cfg->buckets; -1 when not increasing numbers. */
+int sim_parse_buckets(const char *list, sim_cfg *cfg);
 
 /* Default cfg for a system preset: hybrid-7b, the given capacity, block
  * 32, alpha 0, the default tuner.  Returns 0, or -1 for an unknown name. */
