@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sim/cmds.h"
+#include "sim/report.h"
 #include "sim/sim.h"
 #include "sim/util.h"
 
@@ -77,156 +78,18 @@ static int bad_opt(const char *opt, const char *val, const char *why) {
     return 2;
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-static void json_num(FILE *f, double v) {
-    char b[40];
-    fputs(mu_fmt_double(v, b), f);
-}
-
-static void json_dist(FILE *f, const char *name, const sim_dist *d) {
-    fprintf(f, ", \"%s\": {\"mean\": ", name);
-    json_num(f, d->mean);
-    fprintf(f, ", \"p5\": ");
-    json_num(f, d->p5);
-    fprintf(f, ", \"p50\": ");
-    json_num(f, d->p50);
-    fprintf(f, ", \"p95\": ");
-    json_num(f, d->p95);
-    fprintf(f, ", \"p99\": ");
-    json_num(f, d->p99);
-    fprintf(f, ", \"max\": ");
-    json_num(f, d->max);
-    fputc('}', f);
-}
-
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
 
-static void print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat,
-                       int composition) {
-    char b[48];
-    int flop = cfg->cache.ev == &evict_flop;
-    fprintf(f, "{\"trace\": ");
-    json_str(f, tr->path);
-    fprintf(f, ", \"system\": ");
-    json_str(f, cfg->system);
-    fprintf(f, ", \"admission\": ");
-    json_str(f, cfg->cache.adm->name);
-    fprintf(f, ", \"eviction\": ");
-    json_str(f, cfg->cache.ev->name);
-    fprintf(f, ", \"model\": ");
-    json_str(f, cfg->cache.model.name);
-    fprintf(f, ", \"compat\": \"%s\", \"quirks\": %u, \"capacity\": ", compat ? "reference" : "none",
-            cfg->cache.quirks);
-    json_num(f, cfg->cache.capacity);
-    fprintf(f, ", \"alpha\": ");
-    if (flop) json_num(f, cfg->cache.alpha);
-    else fputs("null", f);
-    fprintf(f, ", \"bootstrap_multiplier\": %d, \"block_size\": %u", cfg->tuner.multiplier, cfg->cache.block_size);
-    fprintf(f, ", \"requests\": %" PRIu64 ", \"request_hit_rate\": ", r->st.requests);
-    json_num(f, r->request_hit_rate);
-    fprintf(f, ", \"token_hit_rate\": ");
-    json_num(f, r->token_hit_rate);
-    fprintf(f, ", \"flops_saved\": %s", fl_i128_str(r->flops_saved, b));
-    fprintf(f, ", \"flops_saved_attn\": %s", fl_i128_str(r->st.saved.attn, b));
-    fprintf(f, ", \"flops_saved_mlp\": %s", fl_i128_str(r->st.saved.mlp, b));
-    fprintf(f, ", \"flops_saved_ssm\": %s", fl_i128_str(r->st.saved.ssm, b));
-    fprintf(f, ", \"final_alpha\": ");
-    if (flop) json_num(f, r->final_alpha);
-    else fputs("null", f);
-    fprintf(f, ", \"tunings\": %d, \"alpha_history\": [", r->tunings);
-    for (int i = 0; i < r->tunings && i < TUN_HIST_MAX; i++) {
-        fprintf(f, "%s{\"request\": %zu, \"alpha\": ", i ? ", " : "", r->tuned_at[i]);
-        json_num(f, r->alphas[i]);
-        fputc('}', f);
-    }
-    fprintf(f, "], \"tuning_scores\": [");
-    for (int i = 0; r->tunings && i < r->ngrid; i++) {
-        fprintf(f, "%s{\"alpha\": ", i ? ", " : "");
-        json_num(f, r->grid[i]);
-        fprintf(f, ", \"flops_saved\": %s}", fl_i128_str(r->scores[i], b));
-    }
-    fprintf(f, "], \"tuner_window\": ");
-    if (r->window >= 0) fprintf(f, "%" PRId64, r->window);
-    else fputs("null", f);
-    fprintf(f,
-            ", \"input_tokens\": %" PRIu64 ", \"hit_tokens\": %" PRIu64 ", \"evict_calls\": %" PRIu64
-            ", \"evicted_leaves\": %" PRIu64 ", \"evicted_intermediate\": %" PRIu64 ", \"evicted_bytes\": %" PRIu64
-            ", \"oversize_requests\": %" PRIu64 ", \"states_admitted\": %" PRIu64,
-            r->st.input_tokens, r->st.hit_tokens, r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner,
-            r->st.evicted_bytes, r->st.oversize, r->st.states_admitted);
-    fprintf(f,
-            ", \"cached_kv_tokens\": %" PRIu64 ", \"cached_ssm_states\": %" PRIu64 ", \"nodes\": %" PRIu64
-            ", \"cache_bytes\": %" PRId64 ", \"max_cache_bytes\": %" PRIu64 ", \"seconds\": ",
-            r->kv_tokens, r->ssm_states, r->nodes, r->bytes, r->st.max_bytes);
-    json_num(f, r->seconds);
-    fprintf(f, ", \"tune_seconds\": ");
-    json_num(f, r->tune_seconds);
-    fprintf(f, ", \"blocked_requests\": %" PRIu64, r->st.blocked);
-    fprintf(f,
-            ", \"reuse\": {\"ssm_states\": %" PRIu64 ", \"ssm_states_hit\": %" PRIu64 ", \"kv_tokens\": %" PRIu64
-            ", \"kv_tokens_read\": %" PRIu64 ", \"nodes\": %" PRIu64 ", \"nodes_read\": %" PRIu64 "}",
-            r->reuse.states, r->reuse.states_hit, r->reuse.tokens, r->reuse.tokens_read, r->reuse.nodes,
-            r->reuse.nodes_read);
-    fprintf(f, ", \"timing\": \"%s\"", r->timing == SIM_DES ? "des" : "logical");
-    if (r->timing == SIM_DES) {
-        fprintf(f, ", \"ttft_model\": ");
-        json_str(f, cfg->ttft.name);
-        fprintf(f, ", \"tpot\": ");
-        json_num(f, cfg->tpot);
-        fprintf(f, ", \"chunk\": %u", cfg->chunk);
-        json_dist(f, "ttft", &r->ttft);
-        if (cfg->vanilla) {
-            json_dist(f, "ttft_vanilla", &r->ttft_vanilla);
-            fprintf(f, ", \"ttft_p50_reduction\": ");
-            json_num(f, reduction(r->ttft_vanilla.p50, r->ttft.p50));
-            fprintf(f, ", \"ttft_p95_reduction\": ");
-            json_num(f, reduction(r->ttft_vanilla.p95, r->ttft.p95));
-        }
-        json_dist(f, "queue", &r->queue);
-        json_dist(f, "session_wait", &r->session_wait);
-        fprintf(f, ", \"held_turns\": %" PRIu64 ", \"makespan\": ", r->held_turns);
-        json_num(f, r->makespan);
-    }
-    fprintf(f, ", \"buckets\": [");
-    for (int i = 0; i < r->nbuckets; i++) {
-        const sim_bucket *k = &r->buckets[i];
-        fprintf(f, "%s{\"lo\": ", i ? ", " : "");
-        json_num(f, k->lo);
-        fprintf(f, ", \"hi\": ");
-        if (isinf(k->hi)) fputs("null", f);
-        else json_num(f, k->hi);
-        fprintf(f, ", \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64 ", \"hit_tokens\": %" PRIu64
-                   ", \"token_hit_rate\": ",
-                k->requests, k->input_tokens, k->hit_tokens);
-        json_num(f, k->input_tokens ? (double)k->hit_tokens / (double)k->input_tokens : 0);
-        if (r->timing == SIM_DES) json_dist(f, "ttft", &k->ttft);
-        fputc('}', f);
-    }
-    fputc(']', f);
-    if (composition) {
-        fprintf(f, ", \"composition\": [");
-        for (size_t i = 0; i < r->nsamples; i++) {
-            const sim_sample *x = &r->samples[i];
-            fprintf(f, "%s[", i ? ", " : "");
-            json_num(f, x->t);
-            fprintf(f, ", %" PRId64 ", %" PRId64 ", %" PRIu64 ", %" PRIu64 "]", x->kv_bytes, x->ssm_bytes,
-                    x->states_admitted, x->evictions);
-        }
-        fprintf(f, "], \"composition_columns\": [\"%s\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", "
-                   "\"evictions\"]",
-                r->timing == SIM_DES ? "seconds" : "request");
-    }
-    fprintf(f, "}\n");
+static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition) {
+    rp_row row = {0};
+    sim_report(&row, tr->path, cfg, r);
+    if (composition) sim_report_composition(&row, r);
+    char *s = row.oom ? NULL : rp_json(&row);
+    rp_free(&row);
+    if (!s) return -1;
+    fputs(s, f);
+    free(s);
+    return 0;
 }
 
 static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
@@ -460,8 +323,15 @@ int cmd_sim(int argc, char **argv) {
         tr_free(&tr);
         return 1;
     }
-    if (json) print_json(stdout, &tr, &cfg, &r, compat, composition);
-    else print_table(stdout, &tr, &cfg, &r, compat);
+    if (json) {
+        if (print_json(stdout, &tr, &cfg, &r, composition)) {
+            fprintf(stderr, "marconi: out of memory\n");
+            tr_free(&tr);
+            return 1;
+        }
+    } else {
+        print_table(stdout, &tr, &cfg, &r, compat);
+    }
     tr_free(&tr);
     ttft_free(&cfg.ttft);
     return 0;

@@ -1,0 +1,329 @@
+/* report.c -- run results as named fields, JSON or CSV (see report.h). */
+#define _GNU_SOURCE /* vasprintf */
+#include "report.h"
+
+#include <stdarg.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/util.h"
+#include "traces/tr.h"
+
+static void put(rp_row *r, const char *name, char *val, int raw) {
+    if (!val || r->n == RP_FIELDS_MAX) {
+        free(val);
+        r->oom = 1;
+        return;
+    }
+    r->name[r->n] = name;
+    r->val[r->n] = val;
+    r->raw[r->n] = raw;
+    r->n++;
+}
+
+static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+void rp_str(rp_row *r, const char *name, const char *s) {
+    if (!s) {
+        rp_null(r, name);
+        return;
+    }
+    tr_buf b = {0};
+    int bad = tr_buf_put(&b, "\"", 1);
+    for (const char *p = s; *p && !bad; p++) {
+        unsigned char c = (unsigned char)*p;
+        char e[8];
+        if (c == '"' || c == '\\') {
+            e[0] = '\\';
+            e[1] = (char)c;
+            bad = tr_buf_put(&b, e, 2);
+        } else if (c < 0x20) {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            bad = tr_buf_put(&b, e, 6);
+        } else {
+            bad = tr_buf_put(&b, (const char *)p, 1);
+        }
+    }
+    if (!bad) bad = tr_buf_put(&b, "\"", 1);
+    if (bad) {
+        free(b.p);
+        b.p = NULL;
+    }
+    put(r, name, b.p, 0);
+}
+
+void rp_num(rp_row *r, const char *name, double v) {
+    char b[48];
+    if (!isfinite(v)) { /* JSON has no infinities */
+        rp_null(r, name);
+        return;
+    }
+    put(r, name, strdup(mu_fmt_double(v, b)), 0);
+}
+
+void rp_int(rp_row *r, const char *name, int64_t v) { put(r, name, dupf("%" PRId64, v), 0); }
+void rp_uint(rp_row *r, const char *name, uint64_t v) { put(r, name, dupf("%" PRIu64, v), 0); }
+
+void rp_i128(rp_row *r, const char *name, fl_i128 v) {
+    char b[48];
+    put(r, name, strdup(fl_i128_str(v, b)), 0);
+}
+
+void rp_null(rp_row *r, const char *name) { put(r, name, strdup("null"), 0); }
+void rp_raw(rp_row *r, const char *name, const char *json) { put(r, name, strdup(json), 1); }
+
+void rp_free(rp_row *r) {
+    for (int i = 0; i < r->n; i++) free(r->val[i]);
+    r->n = 0;
+}
+
+char *rp_json(const rp_row *r) {
+    tr_buf b = {0};
+    int bad = tr_buf_put(&b, "{", 1);
+    for (int i = 0; i < r->n && !bad; i++) {
+        if (i) bad |= tr_buf_put(&b, ", ", 2);
+        bad |= tr_buf_put(&b, "\"", 1) || tr_buf_put(&b, r->name[i], strlen(r->name[i])) ||
+               tr_buf_put(&b, "\": ", 3) || tr_buf_put(&b, r->val[i], strlen(r->val[i]));
+    }
+    if (!bad) bad = tr_buf_put(&b, "}\n", 2);
+    if (bad) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+char *rp_csv_header(const rp_row *r) {
+    tr_buf b = {0};
+    int bad = 0, first = 1;
+    for (int i = 0; i < r->n && !bad; i++) {
+        if (r->raw[i]) continue;
+        if (!first) bad |= tr_buf_put(&b, ",", 1);
+        first = 0;
+        bad |= tr_buf_put(&b, r->name[i], strlen(r->name[i]));
+    }
+    if (!bad) bad = tr_buf_put(&b, "\n", 1);
+    if (bad) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* A JSON literal as a CSV cell: null -> empty, a string unquoted (and
+ * quoted CSV-style when it holds a comma, quote or newline). */
+static int csv_cell(tr_buf *b, const char *v) {
+    if (!strcmp(v, "null")) return 0;
+    if (v[0] != '"') return tr_buf_put(b, v, strlen(v));
+    size_t n = strlen(v);
+    char *s = malloc(n + 1);
+    if (!s) return -1;
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < n; i++) { /* undo the JSON escapes of "\"" and "\\" */
+        if (v[i] == '\\' && (v[i + 1] == '"' || v[i + 1] == '\\')) i++;
+        s[k++] = v[i];
+    }
+    s[k] = '\0';
+    int rc;
+    if (strpbrk(s, ",\"\n")) {
+        rc = tr_buf_put(b, "\"", 1);
+        for (size_t i = 0; i < k && !rc; i++) rc = s[i] == '"' ? tr_buf_put(b, "\"\"", 2) : tr_buf_put(b, s + i, 1);
+        if (!rc) rc = tr_buf_put(b, "\"", 1);
+    } else {
+        rc = tr_buf_put(b, s, k);
+    }
+    free(s);
+    return rc;
+}
+
+char *rp_csv(const rp_row *r) {
+    tr_buf b = {0};
+    int bad = tr_buf_put(&b, "", 0), first = 1;
+    for (int i = 0; i < r->n && !bad; i++) {
+        if (r->raw[i]) continue;
+        if (!first) bad |= tr_buf_put(&b, ",", 1);
+        first = 0;
+        bad |= csv_cell(&b, r->val[i]);
+    }
+    if (!bad) bad = tr_buf_put(&b, "\n", 1);
+    if (bad) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+static void dist(rp_row *row, const char *prefix, const sim_dist *d, int have) {
+    static const char *names[][6] = {
+        {"ttft_mean", "ttft_p5", "ttft_p50", "ttft_p95", "ttft_p99", "ttft_max"},
+        {"vanilla_ttft_mean", "vanilla_ttft_p5", "vanilla_ttft_p50", "vanilla_ttft_p95", "vanilla_ttft_p99",
+         "vanilla_ttft_max"},
+        {"queue_mean", "queue_p5", "queue_p50", "queue_p95", "queue_p99", "queue_max"},
+        {"session_wait_mean", "session_wait_p5", "session_wait_p50", "session_wait_p95", "session_wait_p99",
+         "session_wait_max"}};
+    int k = !strcmp(prefix, "ttft") ? 0 : !strcmp(prefix, "vanilla") ? 1 : !strcmp(prefix, "queue") ? 2 : 3;
+    double v[6] = {d->mean, d->p5, d->p50, d->p95, d->p99, d->max};
+    for (int i = 0; i < 6; i++) {
+        if (have) rp_num(row, names[k][i], v[i]);
+        else rp_null(row, names[k][i]);
+    }
+}
+
+static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
+
+void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_result *r) {
+    const cache_cfg *cc = &cfg->cache;
+    int flop = cc->ev == &evict_flop, des = r->timing == SIM_DES;
+    rp_str(row, "trace", trace);
+    rp_str(row, "system", cfg->system);
+    rp_str(row, "admission", cc->adm->name);
+    rp_str(row, "eviction", cc->ev->name);
+    rp_str(row, "model", cc->model.name);
+    rp_int(row, "n_attn", cc->model.n_attn);
+    rp_int(row, "n_ssm", cc->model.n_ssm);
+    rp_int(row, "n_mlp", cc->model.n_mlp);
+    rp_int(row, "d", cc->model.d);
+    rp_int(row, "n", cc->model.n);
+    rp_str(row, "compat", cc->quirks == CQ_REFERENCE ? "reference" : cc->quirks ? "partial" : "none");
+    rp_uint(row, "quirks", cc->quirks);
+    rp_num(row, "capacity", cc->capacity);
+    if (flop) rp_num(row, "alpha", cc->alpha);
+    else rp_null(row, "alpha");
+    rp_int(row, "bootstrap_multiplier", cfg->tuner.multiplier);
+    rp_uint(row, "block_size", cc->block_size);
+    rp_str(row, "timing", des ? "des" : "logical");
+    rp_str(row, "ttft_model", des ? cfg->ttft.name : NULL);
+    if (des) rp_num(row, "tpot", cfg->tpot);
+    else rp_null(row, "tpot");
+    rp_uint(row, "chunk", cfg->chunk);
+    rp_uint(row, "requests", r->st.requests);
+    rp_num(row, "request_hit_rate", r->request_hit_rate);
+    rp_num(row, "token_hit_rate", r->token_hit_rate);
+    rp_i128(row, "flops_saved", r->flops_saved);
+    rp_i128(row, "flops_saved_attn", r->st.saved.attn);
+    rp_i128(row, "flops_saved_mlp", r->st.saved.mlp);
+    rp_i128(row, "flops_saved_ssm", r->st.saved.ssm);
+    if (flop) rp_num(row, "final_alpha", r->final_alpha);
+    else rp_null(row, "final_alpha");
+    rp_int(row, "tunings", r->tunings);
+    if (r->window >= 0) rp_int(row, "tuner_window", r->window);
+    else rp_null(row, "tuner_window");
+    rp_uint(row, "input_tokens", r->st.input_tokens);
+    rp_uint(row, "hit_tokens", r->st.hit_tokens);
+    rp_uint(row, "evict_calls", r->st.evict_calls);
+    rp_uint(row, "evicted_leaves", r->st.evicted_leaves);
+    rp_uint(row, "evicted_intermediate", r->st.evicted_inner);
+    rp_uint(row, "evicted_bytes", r->st.evicted_bytes);
+    rp_uint(row, "oversize_requests", r->st.oversize);
+    rp_uint(row, "blocked_requests", r->st.blocked);
+    rp_uint(row, "states_admitted", r->st.states_admitted);
+    rp_uint(row, "cached_kv_tokens", r->kv_tokens);
+    rp_uint(row, "cached_ssm_states", r->ssm_states);
+    rp_uint(row, "nodes", r->nodes);
+    rp_int(row, "cache_bytes", r->bytes);
+    rp_uint(row, "max_cache_bytes", r->st.max_bytes);
+    rp_uint(row, "reuse_ssm_states", r->reuse.states);
+    rp_uint(row, "reuse_ssm_states_hit", r->reuse.states_hit);
+    rp_num(row, "reuse_ssm_share", ratio(r->reuse.states_hit, r->reuse.states));
+    rp_uint(row, "reuse_kv_tokens", r->reuse.tokens);
+    rp_uint(row, "reuse_kv_tokens_read", r->reuse.tokens_read);
+    rp_num(row, "reuse_kv_share", ratio(r->reuse.tokens_read, r->reuse.tokens));
+    rp_uint(row, "reuse_nodes", r->reuse.nodes);
+    rp_uint(row, "reuse_nodes_read", r->reuse.nodes_read);
+    dist(row, "ttft", &r->ttft, des);
+    dist(row, "vanilla", &r->ttft_vanilla, des && cfg->vanilla);
+    if (des && cfg->vanilla) {
+        rp_num(row, "ttft_p50_reduction", r->ttft_vanilla.p50 > 0 ? 1 - r->ttft.p50 / r->ttft_vanilla.p50 : 0);
+        rp_num(row, "ttft_p95_reduction", r->ttft_vanilla.p95 > 0 ? 1 - r->ttft.p95 / r->ttft_vanilla.p95 : 0);
+    } else {
+        rp_null(row, "ttft_p50_reduction");
+        rp_null(row, "ttft_p95_reduction");
+    }
+    dist(row, "queue", &r->queue, des);
+    dist(row, "session_wait", &r->session_wait, des);
+    if (des) {
+        rp_uint(row, "held_turns", r->held_turns);
+        rp_num(row, "makespan", r->makespan);
+    } else {
+        rp_null(row, "held_turns");
+        rp_null(row, "makespan");
+    }
+    /* JSON only: the tuner's history and scores, the length buckets */
+    tr_buf b = {0};
+    char n1[48], n2[48];
+    int bad = tr_buf_put(&b, "[", 1);
+    for (int i = 0; i < r->tunings && i < TUN_HIST_MAX && !bad; i++) {
+        char e[160];
+        snprintf(e, sizeof e, "%s{\"request\": %zu, \"alpha\": %s}", i ? ", " : "", r->tuned_at[i],
+                 mu_fmt_double(r->alphas[i], n1));
+        bad = tr_buf_put(&b, e, strlen(e));
+    }
+    if (!bad) bad = tr_buf_put(&b, "]", 1);
+    if (!bad) rp_raw(row, "alpha_history", b.p);
+    b.len = 0;
+    bad = tr_buf_put(&b, "[", 1);
+    for (int i = 0; r->tunings && i < r->ngrid && !bad; i++) {
+        char e[200];
+        snprintf(e, sizeof e, "%s{\"alpha\": %s, \"flops_saved\": %s}", i ? ", " : "", mu_fmt_double(r->grid[i], n1),
+                 fl_i128_str(r->scores[i], n2));
+        bad = tr_buf_put(&b, e, strlen(e));
+    }
+    if (!bad) bad = tr_buf_put(&b, "]", 1);
+    if (!bad) rp_raw(row, "tuning_scores", b.p);
+    b.len = 0;
+    bad = tr_buf_put(&b, "[", 1);
+    for (int i = 0; i < r->nbuckets && !bad; i++) {
+        const sim_bucket *k = &r->buckets[i];
+        char e[600], hi[48], t[300] = "";
+        if (isinf(k->hi)) strcpy(hi, "null");
+        else mu_fmt_double(k->hi, hi);
+        if (des) {
+            char a[48], c[48], d[48];
+            snprintf(t, sizeof t, ", \"ttft_mean\": %s, \"ttft_p50\": %s, \"ttft_p95\": %s", mu_fmt_double(k->ttft.mean, a),
+                     mu_fmt_double(k->ttft.p50, c), mu_fmt_double(k->ttft.p95, d));
+        }
+        snprintf(e, sizeof e,
+                 "%s{\"lo\": %s, \"hi\": %s, \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64
+                 ", \"hit_tokens\": %" PRIu64 ", \"token_hit_rate\": %s%s}",
+                 i ? ", " : "", mu_fmt_double(k->lo, n1), hi, k->requests, k->input_tokens, k->hit_tokens,
+                 mu_fmt_double(ratio(k->hit_tokens, k->input_tokens), n2), t);
+        bad = tr_buf_put(&b, e, strlen(e));
+    }
+    if (!bad) bad = tr_buf_put(&b, "]", 1);
+    if (!bad) rp_raw(row, "buckets", b.p);
+    if (bad) row->oom = 1;
+    free(b.p);
+}
+
+void sim_report_composition(rp_row *row, const sim_result *r) {
+    tr_buf b = {0};
+    int bad = tr_buf_put(&b, "[", 1);
+    for (size_t i = 0; i < r->nsamples && !bad; i++) {
+        const sim_sample *x = &r->samples[i];
+        char e[200], t[48];
+        snprintf(e, sizeof e, "%s[%s, %" PRId64 ", %" PRId64 ", %" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
+                 mu_fmt_double(x->t, t), x->kv_bytes, x->ssm_bytes, x->states_admitted, x->evictions);
+        bad = tr_buf_put(&b, e, strlen(e));
+    }
+    if (!bad) bad = tr_buf_put(&b, "]", 1);
+    if (!bad) {
+        rp_raw(row, "composition", b.p);
+        rp_raw(row, "composition_columns",
+               r->timing == SIM_DES ? "[\"seconds\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]"
+                                    : "[\"request\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]");
+    } else {
+        row->oom = 1;
+    }
+    free(b.p);
+}
