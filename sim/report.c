@@ -81,6 +81,12 @@ void rp_i128(rp_row *r, const char *name, fl_i128 v) {
 }
 
 void rp_null(rp_row *r, const char *name) { put(r, name, strdup("null"), 0); }
+
+void rp_numtext(rp_row *r, const char *name, const char *text) {
+    double v;
+    if (mu_parse_double(text, &v) == 0 && isfinite(v)) put(r, name, strdup(text), 0);
+    else rp_str(r, name, text);
+}
 void rp_raw(rp_row *r, const char *name, const char *json) { put(r, name, strdup(json), 1); }
 
 void rp_free(rp_row *r) {

@@ -28,6 +28,8 @@ void rp_int(rp_row *r, const char *name, int64_t v);
 void rp_uint(rp_row *r, const char *name, uint64_t v);
 void rp_i128(rp_row *r, const char *name, fl_i128 v);
 void rp_null(rp_row *r, const char *name);
+/* A number given as text ("0.25"); a string if it does not read as one. */
+void rp_numtext(rp_row *r, const char *name, const char *text);
 void rp_raw(rp_row *r, const char *name, const char *json); /* copied */
 void rp_free(rp_row *r);
 

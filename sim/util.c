@@ -27,22 +27,25 @@ size_t mu_lcp32(const int32_t *a, const int32_t *b, size_t n) {
 char *mu_fmt_double(double v, char *buf) {
     if (isnan(v)) return strcpy(buf, "NaN");
     if (isinf(v)) return strcpy(buf, v > 0 ? "Infinity" : "-Infinity");
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, 40, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
+    if (v == 0) return strcpy(buf, signbit(v) ? "-0.0" : "0.0");
+    /* Python's repr: the fewest significant digits that read back as v,
+     * fixed notation for exponents in [-4, 16), scientific otherwise */
+    char e[40];
+    int p;
+    for (p = 1; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v) break;
     }
-    /* Python prints integral floats below 1e16 as "3.0", not "3" */
-    if (!strpbrk(buf, ".eEn")) {
-        if (fabs(v) < 1e16) strcat(buf, ".0");
-        else { /* %g chose fixed notation for a large value: use Python's e-form */
-            char tmp[40];
-            for (int prec = 1; prec <= 17; prec++) {
-                snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-                if (strtod(tmp, NULL) == v) break;
-            }
-            strcpy(buf, tmp);
-        }
+    int exp10 = atoi(strchr(e, 'e') + 1);
+    if (exp10 >= -4 && exp10 < 16) {
+        int decimals = p - 1 - exp10;
+        snprintf(buf, 40, "%.*f", decimals > 0 ? decimals : 0, v);
+        if (!strchr(buf, '.')) strcat(buf, ".0");
+        return buf;
     }
+    char mant[24];
+    snprintf(mant, sizeof mant, "%.*s", (int)(strchr(e, 'e') - e) & 15, e);
+    snprintf(buf, 40, "%se%c%02d", mant, exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
     return buf;
 }
 
