@@ -44,7 +44,8 @@ char *mu_fmt_double(double v, char *buf) {
         return buf;
     }
     char mant[24];
-    snprintf(mant, sizeof mant, "%.*s", (int)(strchr(e, 'e') - e) & 15, e);
+    int mlen = (int)(strchr(e, 'e') - e); /* "d.ddd", at most 18 characters */
+    snprintf(mant, sizeof mant, "%.*s", mlen < 23 ? mlen : 23, e);
     snprintf(buf, 40, "%se%c%02d", mant, exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
     return buf;
 }
