@@ -5,5 +5,6 @@
 #define MARCONI_CMDS_H
 
 int cmd_sim(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const struct {
     const char *summary;          /* one line for --help */
 } cmds[] = {
     {"sim", cmd_sim, "replay a trace through a prefix cache and report what it saved"},
+    {"model", cmd_model, "a model's state bytes, FLOPs and FLOP efficiency by length"},
 };
 
 static void usage(FILE *f) {
