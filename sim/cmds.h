@@ -5,6 +5,9 @@
 #define MARCONI_CMDS_H
 
 int cmd_sim(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 
 #endif

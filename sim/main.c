@@ -10,6 +10,9 @@ static const struct {
     const char *summary;          /* one line for --help */
 } cmds[] = {
     {"sim", cmd_sim, "replay a trace through a prefix cache and report what it saved"},
+    {"gen", cmd_gen, "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
+    {"stats", cmd_stats, "describe a trace: lengths, rates, oracle token hit rate"},
+    {"pack", cmd_pack, "write a trace in the packed form (.mtrace): fast to load, checksummed"},
     {"model", cmd_model, "a model's state bytes, FLOPs and FLOP efficiency by length"},
 };
 

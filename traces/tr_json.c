@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "tr.h"
+#include "tr_pack.h"
 
 enum { F_SESSION = 1, F_TURN = 2, F_TS = 4, F_NIN = 8, F_NOUT = 16, F_IN = 32, F_OUT = 64, F_ALL = 127 };
 
@@ -457,4 +458,14 @@ out:
     return rc;
 }
 
-int tr_load(const char *path, tr_trace *t, tr_err *err) { return tr_load_jsonl(path, t, err); }
+int tr_load(const char *path, tr_trace *t, tr_err *err) {
+    /* packed traces announce themselves; everything else is JSONL (gzip or not) */
+    unsigned char head[8];
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        size_t k = fread(head, 1, sizeof head, f);
+        fclose(f);
+        if (tr_pack_sniff(head, k)) return tr_pack_load(path, t, err);
+    }
+    return tr_load_jsonl(path, t, err);
+}
