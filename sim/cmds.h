@@ -9,5 +9,6 @@ int cmd_gen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif
