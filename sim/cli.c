@@ -83,6 +83,8 @@ static double reduction(double base, double v) { return base > 0 ? (base - v) / 
 static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition) {
     rp_row row = {0};
     sim_report(&row, tr->path, cfg, r);
+    rp_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
+    rp_num(&row, "tune_seconds", r->tune_seconds);
     if (composition) sim_report_composition(&row, r);
     char *s = row.oom ? NULL : rp_json(&row);
     rp_free(&row);
