@@ -19,7 +19,6 @@
 const cache_quirk cache_quirks[] = {
     {"leaf-bytes", CQ_LEAF_BYTES_LOOPVAR, "FLOP-aware eviction counts a leaf's KV with the last candidate's length"},
     {"mlp-parent-attn", CQ_MLP_PARENT_ATTN, "FLOP efficiency's MLP term subtracts the parent's attention FLOPs"},
-    {"eff-path-bytes", CQ_EFF_PATH_BYTES, "FLOP efficiency divides by the KV of the whole prefix"},
     {"match-past-partial", CQ_MATCH_PAST_PARTIAL, "matching continues below a partially matched node"},
     {"estimated-bytes", CQ_ESTIMATED_BYTES, "eviction frees the reference's estimate, not the exact need"},
     {"evict-own-path", CQ_EVICT_OWN_PATH, "eviction may remove the path being inserted"},

@@ -39,8 +39,6 @@ enum {
     CQ_LEAF_BYTES_LOOPVAR = 1u << 0, /* FLOP-aware eviction counts an evicted leaf's KV bytes with the
                                         length of the last candidate scanned (a stale loop variable) */
     CQ_MLP_PARENT_ATTN = 1u << 1,    /* FLOP efficiency's MLP term subtracts the parent's attention FLOPs */
-    CQ_EFF_PATH_BYTES = 1u << 2,     /* FLOP efficiency divides by the KV of the node's whole prefix, not
-                                        by the node's own bytes */
     CQ_MATCH_PAST_PARTIAL = 1u << 3, /* radix matching goes on into the children of a partially matched
                                         node, so unrelated nodes can count as hits */
     CQ_ESTIMATED_BYTES = 1u << 4,    /* eviction frees the reference's estimate of an insert's bytes (2

@@ -9,7 +9,11 @@
  * lowest (ties: the first in depth-first order, as the reference's list
  * order has it).  A node's FLOP efficiency is the FLOPs a hit on it saves
  * beyond a hit on its parent (the nearest ancestor with a state), divided
- * by the bytes the node holds (its state and its own tokens' KV).  Dropping
+ * by the bytes of the states a hit on it needs: its SSM state and the KV of
+ * its whole prefix -- the paper's FLOP efficiency of a sequence (Fig. 5),
+ * taken relative to the parent.  (Dividing by the node's own tokens only
+ * was measured worse: it marks each session's newest short leaf, the one
+ * its next turn extends, as the cheapest to drop.)  Dropping
  * a leaf frees both; dropping a node with one child frees its state and
  * merges its tokens into the child.  Only the deepest node of a match is
  * refreshed, so a long shared prefix keeps its FLOP value but ages.
@@ -42,8 +46,7 @@ static double efficiency(cache *c, rt_node *n) {
     fl_i128 mlp_parent = (q & CQ_MLP_PARENT_ATTN) ? fl_attn_flops(parent, m->d) : fl_mlp_flops(parent, m->d);
     fl_i128 mlp = (fl_i128)m->n_mlp * (fl_mlp_flops(total, m->d) - mlp_parent);
     fl_i128 ssm = (fl_i128)m->n_ssm * fl_ssm_flops(total - parent, m->d, m->n);
-    int64_t kv_tokens = (q & CQ_EFF_PATH_BYTES) ? total : (int64_t)n->len;
-    fl_i128 bytes = (fl_i128)c->state_bytes + (fl_i128)c->kv_bytes * kv_tokens;
+    fl_i128 bytes = (fl_i128)c->state_bytes + (fl_i128)c->kv_bytes * total;
     n->eff = fl_div(attn + mlp + ssm, bytes);
     /* valid until n or its parent changes (on_change clears it); a
      * stateless parent makes it depend on further ancestors: don't keep */

@@ -14,7 +14,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--bin", default="build/marconi")
 p.add_argument("--dir", default="../shared/golden")
 a = p.parse_args()
-QUIRKS = ["leaf-bytes", "mlp-parent-attn", "eff-path-bytes", "match-past-partial", "estimated-bytes",
+QUIRKS = ["leaf-bytes", "mlp-parent-attn", "match-past-partial", "estimated-bytes",
           "evict-own-path", "heapq-ties", "block-partial-no-touch"]
 rows = [json.loads(l) for l in open(os.path.join(a.dir, "expected.jsonl"))]
 
