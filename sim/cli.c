@@ -58,6 +58,7 @@ static void sim_usage(FILE *f) {
             "                      artifact's measured Jamba-1.5-Mini profile); or\n"
             "                      profile:FILE.csv (new_tokens,cached_tokens,ms; interpolated)\n"
             "  --mfu F             roofline: fraction of peak FLOP/s reached (0.5)\n"
+            "  --gpus N            roofline: tensor-parallel over N GPUs (peak and bandwidth x N)\n"
             "  --tpot MS           decode time per output token in ms (20)\n"
             "  --chunk N           chunked prefill: N tokens a step across queued requests\n"
             "                      (default: one whole request a step)\n"
@@ -155,7 +156,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 int cmd_sim(int argc, char **argv) {
     enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_BOOT, O_RETUNE, O_SCORE, O_THREADS, O_BLOCK, O_MODEL,
            O_MODELF, O_COMPAT, O_QUIRKS, O_JSON, O_CHECK, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK, O_NOVAN,
-           O_BUCKETS, O_COMP };
+           O_BUCKETS, O_COMP, O_GPUS };
     static const struct option opts[] = {
         {"system", required_argument, 0, O_SYSTEM},     {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},     {"eviction", required_argument, 0, O_EV},
@@ -170,6 +171,7 @@ int cmd_sim(int argc, char **argv) {
         {"mfu", required_argument, 0, O_MFU},           {"tpot", required_argument, 0, O_TPOT},
         {"chunk", required_argument, 0, O_CHUNK},       {"no-vanilla", no_argument, 0, O_NOVAN},
         {"buckets", required_argument, 0, O_BUCKETS},   {"composition", no_argument, 0, O_COMP},
+        {"gpus", required_argument, 0, O_GPUS},
         {0, 0, 0, 0}};
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
@@ -178,7 +180,7 @@ int cmd_sim(int argc, char **argv) {
     unsigned quirks = 0;
     const char *ttft_spec = "h100", *buckets = "0,1000,2000,4000,8000,16000,32000,inf";
     double mfu = -1, tpot_ms = 20;
-    long long chunk = 0;
+    long long chunk = 0, gpus = 1;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -253,6 +255,9 @@ int cmd_sim(int argc, char **argv) {
         case O_NOVAN: vanilla = 0; break;
         case O_BUCKETS: buckets = optarg; break;
         case O_COMP: composition = 1; break;
+        case O_GPUS:
+            if (mu_parse_long(optarg, 1, 4096, &gpus)) return bad_opt("gpus", optarg, "is not a GPU count in [1, 4096]");
+            break;
         default:
             if (optopt && optopt < 256) fprintf(stderr, "marconi: sim: unknown option '-%c' (marconi sim --help)\n", optopt);
             else fprintf(stderr, "marconi: sim: bad option '%s' (marconi sim --help)\n", argv[optind - 1]);
@@ -302,6 +307,8 @@ int cmd_sim(int argc, char **argv) {
             return 2;
         }
         if (mfu > 0) cfg.ttft.mfu = mfu;
+        if (gpus > 1 && ttft_scale(&cfg.ttft, (int)gpus))
+            return bad_opt("gpus", ttft_spec, "is a measured profile: --gpus scales roofline models only");
     }
     {
         char err[600];

@@ -107,7 +107,7 @@ typedef struct des {
     int busy;           /* a step is running */
     int64_t *next;      /* next request of the same session, or -1 */
     int32_t *buf;       /* token scratch */
-    double *ttft, *queue, *wait;
+    double *ttft, *queue, *wait, *prefill;
     uint32_t *n_in, *hit;
     size_t completed;
     uint64_t held;
@@ -190,6 +190,7 @@ static int on_step(des *d, double now) {
         q->first_token = now;
         d->ttft[i] = now - q->arrive;
         d->queue[i] = q->start - q->arrive;
+        d->prefill[i] = now - q->start;
         if (evq_push(&d->q, now + d->tr->req[i].n_out * d->cfg->tpot, EV_DONE, i)) return -1;
     }
     return start_step(d, now);
@@ -245,10 +246,11 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
     d.ttft = calloc(n, sizeof *d.ttft);
     d.queue = calloc(n, sizeof *d.queue);
     d.wait = calloc(n, sizeof *d.wait);
+    d.prefill = calloc(n, sizeof *d.prefill);
     d.n_in = calloc(n, sizeof *d.n_in);
     d.hit = calloc(n, sizeof *d.hit);
     int rc = -1;
-    if (!d.r || !d.fifo || !d.next || !d.buf || !d.ttft || !d.queue || !d.wait || !d.n_in || !d.hit) goto oom;
+    if (!d.r || !d.fifo || !d.next || !d.buf || !d.ttft || !d.queue || !d.wait || !d.prefill || !d.n_in || !d.hit) goto oom;
     /* each session's turns in file order: a turn waits for the one before */
     {
         size_t cap = 1024;
@@ -333,6 +335,7 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
     res->held_turns = d.held;
     res->ttft = sim_summarize(d.ttft, n);
     res->queue = sim_summarize(d.queue, n);
+    res->prefill = sim_summarize(d.prefill, n);
     res->session_wait = sim_summarize(d.wait, n);
     rc = 0;
     goto out;
@@ -347,6 +350,7 @@ out:
     free(d.ttft);
     free(d.queue);
     free(d.wait);
+    free(d.prefill);
     free(d.n_in);
     free(d.hit);
     tun_free(&d.t);

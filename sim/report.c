@@ -177,8 +177,13 @@ static void dist(rp_row *row, const char *prefix, const sim_dist *d, int have) {
          "vanilla_ttft_max"},
         {"queue_mean", "queue_p5", "queue_p50", "queue_p95", "queue_p99", "queue_max"},
         {"session_wait_mean", "session_wait_p5", "session_wait_p50", "session_wait_p95", "session_wait_p99",
-         "session_wait_max"}};
-    int k = !strcmp(prefix, "ttft") ? 0 : !strcmp(prefix, "vanilla") ? 1 : !strcmp(prefix, "queue") ? 2 : 3;
+         "session_wait_max"},
+        {"prefill_mean", "prefill_p5", "prefill_p50", "prefill_p95", "prefill_p99", "prefill_max"},
+        {"vanilla_prefill_mean", "vanilla_prefill_p5", "vanilla_prefill_p50", "vanilla_prefill_p95",
+         "vanilla_prefill_p99", "vanilla_prefill_max"}};
+    static const char *const prefixes[] = {"ttft", "vanilla", "queue", "wait", "prefill", "vanilla_prefill"};
+    int k = 0;
+    while (k < 5 && strcmp(prefix, prefixes[k])) k++;
     double v[6] = {d->mean, d->p5, d->p50, d->p95, d->p99, d->max};
     for (int i = 0; i < 6; i++) {
         if (have) rp_num(row, names[k][i], v[i]);
@@ -256,8 +261,14 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
         rp_null(row, "ttft_p50_reduction");
         rp_null(row, "ttft_p95_reduction");
     }
+    dist(row, "prefill", &r->prefill, des);
+    dist(row, "vanilla_prefill", &r->prefill_vanilla, des && cfg->vanilla);
+    if (des && cfg->vanilla)
+        rp_num(row, "prefill_p95_reduction",
+               r->prefill_vanilla.p95 > 0 ? 1 - r->prefill.p95 / r->prefill_vanilla.p95 : 0);
+    else rp_null(row, "prefill_p95_reduction");
     dist(row, "queue", &r->queue, des);
-    dist(row, "session_wait", &r->session_wait, des);
+    dist(row, "wait", &r->session_wait, des);
     if (des) {
         rp_uint(row, "held_turns", r->held_turns);
         rp_num(row, "makespan", r->makespan);

@@ -75,7 +75,10 @@ static int sim_des_both(const tr_trace *tr, const sim_cfg *cfg, sim_result *res,
         return -1;
     }
     int rc = sim_des(tr, cfg, 1, v, err, errlen);
-    if (rc == 0) res->ttft_vanilla = v->ttft;
+    if (rc == 0) {
+        res->ttft_vanilla = v->ttft;
+        res->prefill_vanilla = v->prefill;
+    }
     free(v);
     return rc;
 }

@@ -101,6 +101,8 @@ typedef struct sim_result {
     sim_dist ttft;             /* DES: time to first token */
     sim_dist ttft_vanilla;     /* DES: the same trace with no cache */
     sim_dist queue;            /* DES: waiting for the prefill server */
+    sim_dist prefill;          /* DES: prefill time alone (TTFT less queueing): the paper's TTFT */
+    sim_dist prefill_vanilla;  /* DES: the same with no cache */
     sim_dist session_wait;     /* DES: a turn held back until its previous turn finished */
     uint64_t held_turns;       /* DES: turns that had to wait for their previous turn */
     double makespan;           /* DES: time of the last completion */

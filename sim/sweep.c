@@ -661,7 +661,7 @@ static void usage(FILE *f) {
             "  --block-size LIST block sizes of block admission (vllm+) (default 32)\n"
             "  --model LIST      presets (hybrid-7b, tiny) or model JSON files (default hybrid-7b)\n"
             "\n"
-            "every run: --timing, --ttft-model, --mfu, --tpot, --chunk, --no-vanilla,\n"
+            "every run: --timing, --ttft-model, --mfu, --gpus, --tpot, --chunk, --no-vanilla,\n"
             "  --buckets, --bootstrap, --retune, --score-last, --compat, --composition:\n"
             "  as in marconi sim (default --timing des; logical with --compat reference)\n"
             "\n"
@@ -703,7 +703,7 @@ static int cmp_run_cost(const void *a, const void *b) {
 
 int cmd_sweep(int argc, char **argv) {
     enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK,
-           O_NOVAN, O_BUCKETS, O_BOOT, O_RETUNE, O_SCORE, O_COMPAT, O_COMP, O_SHARD, O_MERGE, O_DRY };
+           O_NOVAN, O_BUCKETS, O_BOOT, O_GPUS, O_RETUNE, O_SCORE, O_COMPAT, O_COMP, O_SHARD, O_MERGE, O_DRY };
     static const struct option opts[] = {
         {"trace", required_argument, 0, O_TRACE},     {"systems", required_argument, 0, O_SYSTEMS},
         {"alpha", required_argument, 0, O_ALPHA},     {"capacity", required_argument, 0, O_CAP},
@@ -716,6 +716,7 @@ int cmd_sweep(int argc, char **argv) {
         {"compat", required_argument, 0, O_COMPAT},   {"composition", no_argument, 0, O_COMP},
         {"shard", required_argument, 0, O_SHARD},     {"merge", required_argument, 0, O_MERGE},
         {"dry-run", no_argument, 0, O_DRY},           {"help", no_argument, 0, 'h'},
+        {"gpus", required_argument, 0, O_GPUS},
         {0, 0, 0, 0}};
     static sweep S;
     sweep *s = &S;
@@ -726,7 +727,7 @@ int cmd_sweep(int argc, char **argv) {
                                                                "1.5,1.6,1.7,1.8,1.9,2";
     const char *caps = NULL, *blocks = "32", *models = "hybrid-7b", *ttft = "h100", *buckets =
         "0,1000,2000,4000,8000,16000,32000,inf", *out = "results", *merge = NULL;
-    long long threads = sysconf(_SC_NPROCESSORS_ONLN), boot = 5, score = 500, chunk = 0, sk = 0, sn = 1;
+    long long threads = sysconf(_SC_NPROCESSORS_ONLN), boot = 5, score = 500, chunk = 0, sk = 0, sn = 1, gpus = 1;
     double mfu = -1, tpot = 20;
     int timing = -1, vanilla = 1, retune = 0, compat = 0, dry = 0, c;
     if (threads < 1) threads = 1;
@@ -766,6 +767,9 @@ int cmd_sweep(int argc, char **argv) {
             if (mu_parse_long(optarg, 1, 1LL << 30, &chunk)) return bad("chunk", optarg, "is not an integer >= 1");
             break;
         case O_NOVAN: vanilla = 0; break;
+        case O_GPUS:
+            if (mu_parse_long(optarg, 1, 4096, &gpus)) return bad("gpus", optarg, "is not a GPU count in [1, 4096]");
+            break;
         case O_BUCKETS: buckets = optarg; break;
         case O_BOOT:
             if (mu_parse_long(optarg, 1, 1000000, &boot)) return bad("bootstrap", optarg, "is not an integer >= 1");
@@ -837,6 +841,8 @@ int cmd_sweep(int argc, char **argv) {
         return 2;
     }
     if (mfu > 0) s->base.ttft.mfu = mfu;
+    if (gpus > 1 && ttft_scale(&s->base.ttft, (int)gpus))
+        return bad("gpus", ttft, "is a measured profile: --gpus scales roofline models only");
     /* grid axes */
     static char sysv[MAXV][256], alv[MAXV][256], capv[MAXV][256], blv[MAXV][256], mov[MAXV][256];
     int nsys = split_list(systems, sysv, MAXV), nal = split_list(alphas, alv, MAXV), ncap = split_list(caps, capv, MAXV),

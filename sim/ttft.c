@@ -162,6 +162,17 @@ int ttft_load(const char *spec, ttft_model *m, char *err, size_t errlen) {
     return -1;
 }
 
+int ttft_scale(ttft_model *m, int n) {
+    if (m->kind != TTFT_ROOFLINE) return -1;
+    m->peak_flops *= n;
+    m->bandwidth *= n;
+    if (n > 1) {
+        size_t l = strlen(m->name);
+        snprintf(m->name + l, sizeof m->name - l, "x%d", n);
+    }
+    return 0;
+}
+
 void ttft_free(ttft_model *m) {
     for (size_t i = 0; i < m->nrows; i++) {
         free(m->rows[i].x);

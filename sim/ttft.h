@@ -50,6 +50,10 @@ typedef struct ttft_model {
 int ttft_load(const char *spec, ttft_model *m, char *err, size_t errlen);
 void ttft_free(ttft_model *m);
 
+/* Tensor-parallel over n GPUs (roofline models): peak FLOP/s and bandwidth
+ * times n, the name gets "xN".  -1 for a profile model (it is measured). */
+int ttft_scale(ttft_model *m, int n);
+
 /* Seconds to prefill n_new tokens after n_cached cached ones; `hit` says
  * whether an SSM state and the prefix's KV are loaded. */
 double ttft_seconds(const ttft_model *m, const fl_model *model, uint64_t n_cached, uint64_t n_new);
