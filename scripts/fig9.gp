@@ -3,7 +3,7 @@ load 'scripts/fig_common.gp'
 do for [fmt in "png svg"] {
   eval "set terminal ".term(fmt, 1260, 380)
   set output sprintf("%s/fig9.%s", out, fmt)
-  set multiplot layout 1,3 title "P95 TTFT reduction vs. no caching (mean over capacities, H100 roofline)"
+  set multiplot layout 1,3 title "P95 TTFT (prefill) reduction vs. no caching (mean over capacities, Jamba profile)"
   set logscale x; set xrange [0.2:12]; set xlabel "sessions per second"; set ylabel "P95 TTFT reduction (%)"; set yrange [*:*]
   names = "LMSys-like ShareGPT-like SWE-bench-like"
   do for [k=1:3] {

@@ -33,10 +33,13 @@ SPS=0.25,0.5,1,2,5,10
 SYS=vllm+,sglang+,marconi
 [ "$STATIC" = 1 ] && SYS=$SYS,marconi-static
 t0=$(date +%s)
+# TTFT: the artifact's measured Jamba-1.5-Mini prefill profile (no queueing in
+# the paper's numbers: figdata compares prefill time, and reports queueing too)
+TTFT=${TTFT:-jamba-a100}
 sweep() { # name, then sweep arguments
   local name=$1; shift
   local s=$(date +%s)
-  "$BIN" sweep -j "$JOBS" -o "$DATA/$name" "$@"
+  "$BIN" sweep -j "$JOBS" -o "$DATA/$name" --ttft-model "$TTFT" "$@"
   echo "figures: $name: $(( $(date +%s) - s )) s" >&2
 }
 if [ "${SKIP_SWEEPS:-0}" != 1 ]; then
