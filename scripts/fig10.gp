@@ -8,7 +8,7 @@ do for [fmt in "png svg"] {
   set title "token hit rate"; set ylabel "token hit rate (%)"; set yrange [0:*]
   plot data.'/fig10.dat' using (($1+$2)/2000):($4*100) with linespoints ls 2 title "SGLang+", \
        '' using (($1+$2)/2000):($3*100) with linespoints ls 3 title "Marconi"
-  set title "P95 TTFT"; set ylabel "P95 TTFT (s)"
+  set title "P95 TTFT (prefill, Jamba profile)"; set ylabel "P95 TTFT (s)"
   plot data.'/fig10.dat' using (($1+$2)/2000):8 with linespoints ls 2 title "SGLang+", \
        '' using (($1+$2)/2000):7 with linespoints ls 3 title "Marconi"
   unset multiplot; unset output

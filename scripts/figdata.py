@@ -139,10 +139,10 @@ if conf:
     m, s = by.get("marconi", []), by.get("sglang+", [])
     for a, b in zip(m, s):
         hi = b["hi"] if b["hi"] != "inf" else "40000"
-        lines.append([a["lo"], hi, num(a["token_hit_rate"]), num(b["token_hit_rate"]), num(a["ttft_p50"]),
-                      num(b["ttft_p50"]), num(a["ttft_p95"]), num(b["ttft_p95"]), a["requests"]])
-    write("fig10.dat", ["lo", "hi", "hit_marconi", "hit_sglang", "ttft_p50_marconi", "ttft_p50_sglang",
-                        "ttft_p95_marconi", "ttft_p95_sglang", "requests"], lines)
+        lines.append([a["lo"], hi, num(a["token_hit_rate"]), num(b["token_hit_rate"]), num(a["prefill_p50"]),
+                      num(b["prefill_p50"]), num(a["prefill_p95"]), num(b["prefill_p95"]), a["requests"]])
+    write("fig10.dat", ["lo", "hi", "hit_marconi", "hit_sglang", "prefill_p50_marconi", "prefill_p50_sglang",
+                        "prefill_p95_marconi", "prefill_p95_sglang", "requests"], lines)
 
     def agg(rs, lo, hi):
         rs = [r for r in rs if num(r["lo"]) >= lo and (num(r["hi"]) if r["hi"] != "inf" else 1e18) <= hi]

@@ -331,7 +331,7 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
         res->st.requests = n;
         for (size_t i = 0; i < n; i++) res->st.input_tokens += tr->req[i].n_in;
     }
-    sim_fill_buckets(cfg, res, d.n_in, d.hit, d.ttft, n);
+    sim_fill_buckets(cfg, res, d.n_in, d.hit, d.ttft, d.prefill, n);
     res->held_turns = d.held;
     res->ttft = sim_summarize(d.ttft, n);
     res->queue = sim_summarize(d.queue, n);

@@ -37,9 +37,10 @@ sim_dist sim_summarize(double *v, size_t n) {
 }
 
 void sim_fill_buckets(const sim_cfg *cfg, sim_result *res, const uint32_t *n_in, const uint32_t *hit,
-                      const double *ttft, size_t n) {
+                      const double *ttft, const double *prefill, size_t n) {
     res->nbuckets = cfg->nbuckets;
     double *tmp = ttft ? malloc((n ? n : 1) * sizeof *tmp) : NULL;
+    double *tmp2 = prefill ? malloc((n ? n : 1) * sizeof *tmp2) : NULL;
     for (int b = 0; b < cfg->nbuckets; b++) {
         sim_bucket *k = &res->buckets[b];
         memset(k, 0, sizeof *k);
@@ -51,11 +52,15 @@ void sim_fill_buckets(const sim_cfg *cfg, sim_result *res, const uint32_t *n_in,
             k->requests++;
             k->input_tokens += n_in[i];
             k->hit_tokens += hit[i];
-            if (tmp) tmp[m++] = ttft[i];
+            if (tmp) tmp[m] = ttft[i];
+            if (tmp2) tmp2[m] = prefill[i];
+            m++;
         }
         if (tmp) k->ttft = sim_summarize(tmp, m);
+        if (tmp2) k->prefill = sim_summarize(tmp2, m);
     }
     free(tmp);
+    free(tmp2);
 }
 
 void sim_sample_cache(sim_result *res, const cache *c, double t, size_t i, size_t n) {

@@ -306,9 +306,11 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
         if (isinf(k->hi)) strcpy(hi, "null");
         else mu_fmt_double(k->hi, hi);
         if (des) {
-            char a[48], c[48], d[48];
-            snprintf(t, sizeof t, ", \"ttft_mean\": %s, \"ttft_p50\": %s, \"ttft_p95\": %s", mu_fmt_double(k->ttft.mean, a),
-                     mu_fmt_double(k->ttft.p50, c), mu_fmt_double(k->ttft.p95, d));
+            char a[48], c[48], d[48], f[48], g[48];
+            snprintf(t, sizeof t,
+                     ", \"ttft_mean\": %s, \"ttft_p50\": %s, \"ttft_p95\": %s, \"prefill_p50\": %s, \"prefill_p95\": %s",
+                     mu_fmt_double(k->ttft.mean, a), mu_fmt_double(k->ttft.p50, c), mu_fmt_double(k->ttft.p95, d),
+                     mu_fmt_double(k->prefill.p50, f), mu_fmt_double(k->prefill.p95, g));
         }
         snprintf(e, sizeof e,
                  "%s{\"lo\": %s, \"hi\": %s, \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64

@@ -141,7 +141,7 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
     res->nodes = c.t.nodes;
     res->bytes = cache_bytes(&c);
     cache_reuse_stats(&c, &res->reuse);
-    sim_fill_buckets(cfg, res, n_in_v, hit_v, NULL, tr->n);
+    sim_fill_buckets(cfg, res, n_in_v, hit_v, NULL, NULL, tr->n);
     rc = 0;
     goto out;
 oom:

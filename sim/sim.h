@@ -66,6 +66,7 @@ typedef struct sim_bucket {
     uint64_t input_tokens;   /* their inputs */
     uint64_t hit_tokens;     /* their hits */
     sim_dist ttft;           /* their TTFT (DES) */
+    sim_dist prefill;        /* their prefill time, without queueing (DES) */
 } sim_bucket;
 
 /* The cache at one moment (DES: a time in seconds; logical: a request). */
@@ -124,10 +125,10 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
 /* Summaries (sim/metrics.c): percentiles by linear interpolation between
  * order statistics (numpy's default).  v is sorted in place. */
 sim_dist sim_summarize(double *v, size_t n);
-/* Fill res->buckets from per-request input lengths, hits and TTFTs (ttft
- * may be NULL). */
+/* Fill res->buckets from per-request input lengths, hits, TTFTs and
+ * prefill times (ttft and prefill may be NULL). */
 void sim_fill_buckets(const sim_cfg *cfg, sim_result *res, const uint32_t *n_in, const uint32_t *hit,
-                      const double *ttft, size_t n);
+                      const double *ttft, const double *prefill, size_t n);
 /* Record a composition sample if it is time to (every n/SIM_SAMPLES_MAX). */
 void sim_sample_cache(sim_result *res, const cache *c, double t, size_t i, size_t n);
 

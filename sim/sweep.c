@@ -199,7 +199,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 
 static uint64_t fingerprint(const sweep *s) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    const char *ver = "marconi-sweep-2";
+    const char *ver = "marconi-sweep-3";
     h = fnv(h, ver, strlen(ver));
     for (size_t i = 0; i < s->ntr; i++) {
         h = fnv(h, s->tr[i].label, strlen(s->tr[i].label) + 1);
@@ -306,16 +306,19 @@ static int run_one(sweep *s, const sw_run *r, sw_out *o, char *err, size_t errle
     tr_buf b = {0};
     for (int i = 0; i < res->nbuckets && keys && !bad; i++) {
         const sim_bucket *k = &res->buckets[i];
-        char line[1024], lo[48], hi[48], hr[48], tm[48] = "", t50[48] = "", t95[48] = "";
+        char line[1024], lo[48], hi[48], hr[48], tm[48] = "", t50[48] = "", t95[48] = "", p50[48] = "", p95[48] = "";
         if (res->timing == SIM_DES) {
             mu_fmt_double(k->ttft.mean, tm);
             mu_fmt_double(k->ttft.p50, t50);
             mu_fmt_double(k->ttft.p95, t95);
+            mu_fmt_double(k->prefill.p50, p50);
+            mu_fmt_double(k->prefill.p95, p95);
         }
-        snprintf(line, sizeof line, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%s,%s,%s\n", keys,
+        snprintf(line, sizeof line, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%s,%s,%s,%s,%s\n", keys,
                  mu_fmt_double(k->lo, lo), isinf(k->hi) ? "inf" : mu_fmt_double(k->hi, hi), k->requests,
                  k->input_tokens, k->hit_tokens,
-                 mu_fmt_double(k->input_tokens ? (double)k->hit_tokens / (double)k->input_tokens : 0, hr), tm, t50, t95);
+                 mu_fmt_double(k->input_tokens ? (double)k->hit_tokens / (double)k->input_tokens : 0, hr), tm, t50, t95,
+                 p50, p95);
         bad |= tr_buf_put(&b, line, strlen(line));
     }
     o->buckets = b.p ? b.p : strdup("");
@@ -431,7 +434,7 @@ static int write_file(const char *dir, const char *name, const char *suffix, con
 
 static const char *BUCKET_HEADER =
     "grid_index,trace,model,system,capacity,block_size,alpha,lo,hi,requests,input_tokens,hit_tokens,token_hit_rate,"
-    "ttft_mean,ttft_p50,ttft_p95\n";
+    "ttft_mean,ttft_p50,ttft_p95,prefill_p50,prefill_p95\n";
 static const char *COMP_HEADER =
     "grid_index,trace,model,system,capacity,block_size,alpha,t,kv_bytes,ssm_bytes,states_admitted,evictions\n";
 
