@@ -8,6 +8,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 

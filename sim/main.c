@@ -13,6 +13,7 @@ static const struct {
     {"gen", cmd_gen, "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
     {"stats", cmd_stats, "describe a trace: lengths, rates, oracle token hit rate"},
     {"pack", cmd_pack, "write a trace in the packed form (.mtrace): fast to load, checksummed"},
+    {"convert", cmd_convert, "turn ShareGPT / LMSys / agent conversation logs into a trace"},
     {"sweep", cmd_sweep, "run a grid of simulations (traces x systems x alphas x capacities) into tidy CSV"},
     {"model", cmd_model, "a model's state bytes, FLOPs and FLOP efficiency by length"},
 };

@@ -509,44 +509,54 @@ uint32_t tr_gen_wrapper_tokens(tr_gen_kind kind, int role) {
 
 /* ---- sessions ------------------------------------------------------------------- */
 
-typedef struct gturn {
-    uint32_t obs_off, obs_len; /* the turn's new input message(s), in the session's tokens */
-    uint32_t out_off, out_len; /* its reply */
-    uint32_t in_len;           /* input tokens of the request (history + new) */
-    double ts;                 /* arrival, s */
-} gturn;
+int32_t *tr_gsess_grow(tr_gsess *s, uint32_t n) {
+    uint64_t need = (uint64_t)s->n_tok + n;
+    if (need > 0xfffffff0u) return NULL;
+    if (need > s->cap) {
+        uint64_t nc = s->cap ? s->cap : 1024;
+        while (nc < need) nc *= 2;
+        if (nc > 0xfffffff0u) nc = need;
+        int32_t *p = realloc(s->tok, (size_t)nc * 4);
+        if (!p) return NULL;
+        s->tok = p;
+        s->cap = (uint32_t)nc;
+    }
+    int32_t *dst = s->tok + s->n_tok;
+    s->n_tok += n;
+    return dst;
+}
 
-typedef struct gsess {
-    int32_t *tok;    /* every message of the session, in order */
-    uint32_t n_tok;  /* used */
-    uint32_t cap;    /* allocated */
-    gturn *turn;     /* the turns that became requests */
-    uint32_t n_turn; /* their count */
-} gsess;
-
-static int sess_reserve(gsess *s, uint64_t more) {
-    uint64_t need = (uint64_t)s->n_tok + more;
-    if (need > 0xfffffff0u) return -1;
-    if (need <= s->cap) return 0;
-    uint32_t nc = s->cap ? s->cap : 1024;
-    while (nc < need) nc = nc > 0x7fffffffu ? (uint32_t)need : nc * 2;
-    int32_t *p = realloc(s->tok, (size_t)nc * 4);
-    if (!p) return -1;
-    s->tok = p;
-    s->cap = nc;
+int tr_gsess_turn(tr_gsess *s, uint32_t obs_off, uint32_t obs_len, uint32_t out_off, uint32_t out_len, uint32_t in_len,
+                  double ts) {
+    if (s->n_turn == s->turn_cap) {
+        uint32_t nc = s->turn_cap ? s->turn_cap * 2 : 16;
+        tr_gturn *nt = realloc(s->turn, (size_t)nc * sizeof *nt);
+        if (!nt) return -1;
+        s->turn = nt;
+        s->turn_cap = nc;
+    }
+    s->turn[s->n_turn++] = (tr_gturn){obs_off, obs_len, out_off, out_len, in_len, ts};
     return 0;
+}
+
+void tr_gsess_free(tr_gsess *ss, size_t n) {
+    for (size_t k = 0; ss && k < n; k++) {
+        free(ss[k].tok);
+        free(ss[k].turn);
+        ss[k] = (tr_gsess){0};
+    }
 }
 
 /* Append a wrapped message of n content tokens drawn from r; returns its
  * offset in the session, or -1 on OOM. */
-static int64_t put_msg(gsess *s, const wrap *w, uint32_t n, tr_rng *r, uint32_t vocab) {
-    if (sess_reserve(s, (uint64_t)w->n_open + n + w->n_close)) return -1;
+static int64_t put_msg(tr_gsess *s, const wrap *w, uint32_t n, tr_rng *r, uint32_t vocab) {
     uint32_t off = s->n_tok;
-    memcpy(s->tok + s->n_tok, w->open, (size_t)w->n_open * 4);
-    s->n_tok += w->n_open;
-    for (uint32_t i = 0; i < n; i++) s->tok[s->n_tok++] = draw_token(r, vocab);
-    memcpy(s->tok + s->n_tok, w->close, (size_t)w->n_close * 4);
-    s->n_tok += w->n_close;
+    int32_t *d = tr_gsess_grow(s, w->n_open + n + w->n_close);
+    if (!d) return -1;
+    memcpy(d, w->open, (size_t)w->n_open * 4);
+    d += w->n_open;
+    for (uint32_t i = 0; i < n; i++) *d++ = draw_token(r, vocab);
+    memcpy(d, w->close, (size_t)w->n_close * 4);
     return off;
 }
 
@@ -557,7 +567,7 @@ typedef struct fit {
 } fit;
 
 /* A chat session: rounds of (user, reply) with the whole history as input. */
-static int gen_chat(const tr_gen_cfg *c, const fit *f, uint32_t k, gsess *s) {
+static int gen_chat(const tr_gen_cfg *c, const fit *f, uint32_t k, tr_gsess *s) {
     tr_rng rl, rt;
     tr_rng_seed(&rl, c->seed, (uint64_t)c->kind * 16 + ST_LEN, k);
     tr_rng_seed(&rt, c->seed, (uint64_t)c->kind * 16 + ST_TOK, k);
@@ -569,8 +579,6 @@ static int gen_chat(const tr_gen_cfg *c, const fit *f, uint32_t k, gsess *s) {
         double extra = scale * (tr_exp(-tr_log(u) / c->turns_alpha) - 1.0);
         rounds = extra >= (double)(c->max_turns - c->min_turns) ? c->max_turns : c->min_turns + (uint32_t)extra;
     }
-    s->turn = malloc((size_t)rounds * sizeof *s->turn);
-    if (!s->turn) return -1;
     const wrap *wu = &WRAPS[c->kind][0], *wa = &WRAPS[c->kind][1];
     double wps = c->wpm / 60.0, ts = (double)k / c->sps;
     for (uint32_t t = 0; t < rounds; t++) {
@@ -588,21 +596,15 @@ static int gen_chat(const tr_gen_cfg *c, const fit *f, uint32_t k, gsess *s) {
         }
         int64_t uo = put_msg(s, wu, nu, &rt, c->vocab);
         int64_t ao = uo < 0 ? -1 : put_msg(s, wa, nr, &rt, c->vocab);
-        if (ao < 0) return -1;
-        gturn *g = &s->turn[s->n_turn++];
-        g->obs_off = (uint32_t)uo;
-        g->obs_len = (uint32_t)lu;
-        g->out_off = (uint32_t)ao;
-        g->out_len = (uint32_t)la;
-        g->in_len = (uint32_t)ao;
-        g->ts = ts;
+        if (ao < 0 || tr_gsess_turn(s, (uint32_t)uo, (uint32_t)lu, (uint32_t)ao, (uint32_t)la, (uint32_t)ao, ts))
+            return -1;
     }
     return 0;
 }
 
 /* An agent session: system prompt + task, then (observation, action) turns;
  * once a turn is keep_obs turns old its observation leaves the history. */
-static int gen_swe(const tr_gen_cfg *c, const int32_t *sys, uint32_t k, gsess *s) {
+static int gen_swe(const tr_gen_cfg *c, const int32_t *sys, uint32_t k, tr_gsess *s) {
     tr_rng rl, rt, rg;
     tr_rng_seed(&rl, c->seed, (uint64_t)c->kind * 16 + ST_LEN, k);
     tr_rng_seed(&rt, c->seed, (uint64_t)c->kind * 16 + ST_TOK, k);
@@ -610,14 +612,12 @@ static int gen_swe(const tr_gen_cfg *c, const int32_t *sys, uint32_t k, gsess *s
     const wrap *wu = &WRAPS[TR_GEN_SWEBENCH][0], *wa = &WRAPS[TR_GEN_SWEBENCH][1],
                *ws = &WRAPS[TR_GEN_SWEBENCH][2];
     uint32_t turns = tr_rng_lognormal_len(&rl, tr_log(c->traj_median), c->traj_sigma, 1, c->max_turns);
-    s->turn = malloc((size_t)turns * sizeof *s->turn);
-    if (!s->turn) return -1;
     /* the system message: the same tokens in every session */
-    if (sess_reserve(s, (uint64_t)ws->n_open + c->system_tokens + ws->n_close)) return -1;
-    memcpy(s->tok, ws->open, (size_t)ws->n_open * 4);
-    memcpy(s->tok + ws->n_open, sys, (size_t)c->system_tokens * 4);
-    memcpy(s->tok + ws->n_open + c->system_tokens, ws->close, (size_t)ws->n_close * 4);
-    s->n_tok = ws->n_open + c->system_tokens + ws->n_close;
+    int32_t *d = tr_gsess_grow(s, ws->n_open + c->system_tokens + ws->n_close);
+    if (!d) return -1;
+    memcpy(d, ws->open, (size_t)ws->n_open * 4);
+    memcpy(d + ws->n_open, sys, (size_t)c->system_tokens * 4);
+    memcpy(d + ws->n_open + c->system_tokens, ws->close, (size_t)ws->n_close * 4);
     uint32_t ntask = tr_rng_lognormal_len(&rl, tr_log(c->task_median), c->task_sigma, 0, 0x7fffffff);
     double task_total = c->task_min + (double)ntask;
     ntask = task_total > 16777216.0 ? 16777216u : (uint32_t)task_total;
@@ -647,27 +647,28 @@ static int gen_swe(const tr_gen_cfg *c, const int32_t *sys, uint32_t k, gsess *s
         if (t > 0) ts += (double)tr_rng_poisson(&rg, c->art);
         /* the artifact stops once history + input would pass the cap */
         if (hist + obs_len > c->max_tokens) break;
-        gturn *g = &s->turn[s->n_turn++];
-        g->obs_off = obs_off;
-        g->obs_len = obs_len;
-        g->out_off = (uint32_t)ao;
-        g->out_len = s->n_tok - (uint32_t)ao;
-        g->in_len = (uint32_t)(hist + obs_len);
-        g->ts = ts;
-        /* history for the next turn: this turn joins, and the observation
-         * keep_obs turns back leaves (never the first: system + task) */
-        hist += obs_len + g->out_len;
-        if (c->keep_obs && t >= c->keep_obs + 1) hist -= s->turn[t - c->keep_obs].obs_len;
+        uint32_t out_len = s->n_tok - (uint32_t)ao;
+        if (tr_gsess_turn(s, obs_off, obs_len, (uint32_t)ao, out_len, (uint32_t)(hist + obs_len), ts)) return -1;
+        hist = tr_gsess_next_hist(s, hist, c->keep_obs);
     }
     return 0;
 }
 
-/* Assemble request t's input of an agent session into buf. */
-static uint32_t swe_input(const tr_gen_cfg *c, const gsess *s, uint32_t t, int32_t *buf) {
+uint64_t tr_gsess_next_hist(const tr_gsess *s, uint64_t hist, uint32_t keep_obs) {
+    /* the latest turn joins the history, and the observation keep_obs turns
+     * back leaves it (never the first: system + task), as the artifact pops
+     * it once six complete turns are kept (keep_obs 5) */
+    uint32_t t = s->n_turn - 1;
+    hist += (uint64_t)s->turn[t].obs_len + s->turn[t].out_len;
+    if (keep_obs && t >= keep_obs + 1) hist -= s->turn[t - keep_obs].obs_len;
+    return hist;
+}
+
+uint32_t tr_gsess_input(const tr_gsess *s, uint32_t t, uint32_t keep_obs, int32_t *buf) {
     uint32_t n = 0;
     for (uint32_t j = 0; j < t; j++) {
-        const gturn *g = &s->turn[j];
-        if (j == 0 || !c->keep_obs || t <= j + c->keep_obs) {
+        const tr_gturn *g = &s->turn[j];
+        if (j == 0 || !keep_obs || t <= j + keep_obs) {
             memcpy(buf + n, s->tok + g->obs_off, (size_t)g->obs_len * 4);
             n += g->obs_len;
         }
@@ -679,25 +680,17 @@ static uint32_t swe_input(const tr_gen_cfg *c, const gsess *s, uint32_t t, int32
 }
 
 /* One request: BOS, its group's prompt, a question; then the answer. */
-static int gen_shared(const tr_gen_cfg *c, const int32_t *prompts, uint32_t k, uint32_t group, gsess *s) {
+static int gen_shared(const tr_gen_cfg *c, const int32_t *prompts, uint32_t k, uint32_t group, tr_gsess *s) {
     tr_rng rt;
     tr_rng_seed(&rt, c->seed, (uint64_t)c->kind * 16 + ST_TOK, k);
     uint64_t n_in = 1 + (uint64_t)c->system_tokens + c->question_tokens;
     if (n_in > c->max_tokens) return 0;
-    s->turn = malloc(sizeof *s->turn);
-    if (!s->turn || sess_reserve(s, n_in + c->output_tokens)) return -1;
-    s->tok[0] = 1;
-    memcpy(s->tok + 1, prompts + (size_t)group * c->system_tokens, (size_t)c->system_tokens * 4);
-    s->n_tok = 1 + c->system_tokens;
-    for (uint32_t i = 0; i < c->question_tokens + c->output_tokens; i++) s->tok[s->n_tok++] = draw_token(&rt, c->vocab);
-    gturn *g = &s->turn[s->n_turn++];
-    g->obs_off = 0;
-    g->obs_len = (uint32_t)n_in;
-    g->in_len = (uint32_t)n_in;
-    g->out_off = (uint32_t)n_in;
-    g->out_len = c->output_tokens;
-    g->ts = (double)k / c->sps;
-    return 0;
+    int32_t *d = tr_gsess_grow(s, (uint32_t)n_in + c->output_tokens);
+    if (!d) return -1;
+    d[0] = 1;
+    memcpy(d + 1, prompts + (size_t)group * c->system_tokens, (size_t)c->system_tokens * 4);
+    for (uint32_t i = 1 + c->system_tokens; i < s->n_tok; i++) d[i] = draw_token(&rt, c->vocab);
+    return tr_gsess_turn(s, 0, (uint32_t)n_in, (uint32_t)n_in, c->output_tokens, (uint32_t)n_in, (double)k / c->sps);
 }
 
 /* ---- arrivals and requests ----------------------------------------------------- */
@@ -715,16 +708,54 @@ static int ev_cmp(const void *a, const void *b) {
     return x->turn < y->turn ? -1 : x->turn > y->turn;
 }
 
+int tr_gsess_build(const tr_gsess *ss, size_t n, uint32_t keep_obs, tr_trace *out, tr_err *err) {
+    memset(out, 0, sizeof *out);
+    size_t n_ev = 0;
+    uint32_t max_in = 0;
+    for (size_t k = 0; k < n; k++) {
+        n_ev += ss[k].n_turn;
+        for (uint32_t t = 0; t < ss[k].n_turn; t++)
+            if (ss[k].turn[t].in_len > max_in) max_in = ss[k].turn[t].in_len;
+    }
+    if (n_ev == 0) {
+        gerr(err, "no request: every session is empty");
+        return -1;
+    }
+    int rc = -1;
+    gev *ev = malloc(n_ev * sizeof *ev);
+    int32_t *buf = malloc(((size_t)max_in + 1) * 4);
+    tr_builder *b = tr_builder_new();
+    if (!ev || !buf || !b) {
+        gerr(err, "out of memory building the trace");
+        goto out;
+    }
+    n_ev = 0;
+    for (size_t k = 0; k < n; k++)
+        for (uint32_t t = 0; t < ss[k].n_turn; t++) ev[n_ev++] = (gev){ss[k].turn[t].ts, (uint32_t)k, t};
+    qsort(ev, n_ev, sizeof *ev, ev_cmp);
+    for (size_t i = 0; i < n_ev; i++) {
+        const tr_gsess *s = &ss[ev[i].sess];
+        const tr_gturn *g = &s->turn[ev[i].turn];
+        uint32_t n_in = tr_gsess_input(s, ev[i].turn, keep_obs, buf);
+        if (tr_builder_add(b, ev[i].sess, ev[i].turn, g->ts, buf, n_in, s->tok + g->out_off, g->out_len, err)) goto out;
+    }
+    rc = tr_builder_finish(b, out, NULL, err);
+    b = NULL;
+out:
+    free(ev);
+    free(buf);
+    tr_builder_free(b);
+    return rc;
+}
+
 int tr_gen(const tr_gen_cfg *c, tr_trace *out, tr_err *err) {
     memset(out, 0, sizeof *out);
     if (tr_gen_check(c, err)) return -1;
     int rc = -1;
-    gsess *ss = calloc(c->sessions, sizeof *ss);
-    int32_t *shared = NULL, *buf = NULL;
+    tr_gsess *ss = calloc(c->sessions, sizeof *ss);
+    int32_t *shared = NULL;
     uint32_t *group = NULL;
-    gev *ev = NULL;
-    tr_builder *b = tr_builder_new();
-    if (!ss || !b) goto oom;
+    if (!ss) goto oom;
     fit f = {0};
     if (c->kind == TR_GEN_LMSYS || c->kind == TR_GEN_SHAREGPT) {
         tr_gen_fit_len(c->user_mean, c->user_sd, c->msg_max, &f.user);
@@ -756,8 +787,7 @@ int tr_gen(const tr_gen_cfg *c, tr_trace *out, tr_err *err) {
             group[j] = x;
         }
     }
-    size_t n_ev = 0;
-    uint32_t max_in = 0;
+    size_t n_req = 0;
     for (uint32_t k = 0; k < c->sessions; k++) {
         int r;
         switch (c->kind) {
@@ -766,49 +796,21 @@ int tr_gen(const tr_gen_cfg *c, tr_trace *out, tr_err *err) {
         default: r = gen_chat(c, &f, k, &ss[k]); break;
         }
         if (r) goto oom;
-        n_ev += ss[k].n_turn;
-        for (uint32_t t = 0; t < ss[k].n_turn; t++)
-            if (ss[k].turn[t].in_len > max_in) max_in = ss[k].turn[t].in_len;
+        n_req += ss[k].n_turn;
     }
-    if (n_ev == 0) {
-        snprintf(err->msg, sizeof err->msg, "max-tokens: no request fits in %u tokens", c->max_tokens);
+    if (n_req == 0) {
+        gerr(err, "max-tokens: no request fits in %u tokens", c->max_tokens);
         goto out;
     }
-    ev = malloc(n_ev * sizeof *ev);
-    buf = malloc(((size_t)max_in + 1) * 4);
-    if (!ev || !buf) goto oom;
-    n_ev = 0;
-    for (uint32_t k = 0; k < c->sessions; k++)
-        for (uint32_t t = 0; t < ss[k].n_turn; t++) ev[n_ev++] = (gev){ss[k].turn[t].ts, k, t};
-    qsort(ev, n_ev, sizeof *ev, ev_cmp);
-    for (size_t i = 0; i < n_ev; i++) {
-        const gsess *s = &ss[ev[i].sess];
-        const gturn *g = &s->turn[ev[i].turn];
-        const int32_t *in = s->tok;
-        uint32_t n_in = g->in_len;
-        if (c->kind == TR_GEN_SWEBENCH) {
-            n_in = swe_input(c, s, ev[i].turn, buf);
-            in = buf;
-        }
-        if (tr_builder_add(b, ev[i].sess, ev[i].turn, g->ts, in, n_in, s->tok + g->out_off, g->out_len, err)) goto out;
-    }
-    rc = tr_builder_finish(b, out, NULL, err);
-    b = NULL;
+    rc = tr_gsess_build(ss, c->sessions, c->kind == TR_GEN_SWEBENCH ? c->keep_obs : 0, out, err);
     goto out;
 oom:
-    snprintf(err->msg, sizeof err->msg, "out of memory generating %s", tr_gen_kind_name(c->kind));
+    gerr(err, "out of memory generating %s", tr_gen_kind_name(c->kind));
 out:
-    if (ss)
-        for (uint32_t k = 0; k < c->sessions; k++) {
-            free(ss[k].tok);
-            free(ss[k].turn);
-        }
+    tr_gsess_free(ss, ss ? c->sessions : 0);
     free(ss);
     free(shared);
     free(group);
-    free(ev);
-    free(buf);
-    tr_builder_free(b);
     if (rc) memset(out, 0, sizeof *out);
     return rc;
 }

@@ -171,4 +171,46 @@ double tr_len_median(const tr_len_model *m); /* before rounding */
 double tr_exp(double x);
 double tr_log(double x);
 
+/* ---- sessions, as the generators and the converter assemble them --------- *
+ * A session's messages are appended to one token array in conversation
+ * order; each turn that becomes a request names its new input message(s)
+ * ("observation") and its reply in that array.  Request t's input is then
+ *
+ *   obs_0 out_0 obs_1 out_1 ... out_{t-1} obs_t
+ *
+ * less obs_j for 1 <= j < t - keep_obs (keep_obs 0: nothing dropped), the
+ * artifact's SWE-bench history collapse. */
+typedef struct tr_gturn {
+    uint32_t obs_off, obs_len; /* new input message(s): offset and tokens in tok */
+    uint32_t out_off, out_len; /* the reply */
+    uint32_t in_len;           /* input tokens of the request (history + obs) */
+    double ts;                 /* arrival, s */
+} tr_gturn;
+
+typedef struct tr_gsess {
+    int32_t *tok;      /* every message of the session, in order */
+    uint32_t n_tok;    /* tokens used */
+    uint32_t cap;      /* tokens allocated */
+    tr_gturn *turn;    /* turns that become requests */
+    uint32_t n_turn;   /* their count */
+    uint32_t turn_cap; /* allocated */
+} tr_gsess;
+
+/* Append n tokens to s->tok; returns where to write them (valid until the
+ * next call), or NULL on OOM. */
+int32_t *tr_gsess_grow(tr_gsess *s, uint32_t n);
+/* Append a turn; 0 or -1 on OOM. */
+int tr_gsess_turn(tr_gsess *s, uint32_t obs_off, uint32_t obs_len, uint32_t out_off, uint32_t out_len, uint32_t in_len,
+                  double ts);
+/* The history length after the latest turn, given the one before it. */
+uint64_t tr_gsess_next_hist(const tr_gsess *s, uint64_t hist, uint32_t keep_obs);
+/* Assemble turn t's input into buf (in_len tokens); returns its length. */
+uint32_t tr_gsess_input(const tr_gsess *s, uint32_t t, uint32_t keep_obs, int32_t *buf);
+/* Sessions 0..n-1 to a trace: requests sorted by ts, ties in (session,
+ * turn) order (the artifact's stable sort); session_id = index, turn_id =
+ * turn.  0, or -1 with err set (no request at all, or OOM). */
+int tr_gsess_build(const tr_gsess *ss, size_t n, uint32_t keep_obs, tr_trace *out, tr_err *err);
+/* Free each session's arrays (not ss itself). */
+void tr_gsess_free(tr_gsess *ss, size_t n);
+
 #endif

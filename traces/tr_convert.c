@@ -1,0 +1,592 @@
+/* tr_convert.c -- conversation logs to traces (see tr_convert.h).
+ *
+ * Input files are read whole, then split into top-level JSON values without
+ * parsing them: the elements of a top-level array, the lines of a JSONL
+ * file, or the one value of the file.  Each value is handed to jansson on
+ * its own, so a 700 MB ShareGPT dump never becomes one giant tree, errors
+ * carry the line where the value starts (plus jansson's line within it),
+ * and reading stops as soon as enough sessions are kept.
+ *
+ * Sessions are assembled with tr_gsess (tr_gen.h), the same code the
+ * generators use, so converted and generated traces follow one set of rules.
+ */
+#include "tr_convert.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/util.h"
+#include "traces/tr_gen.h"
+
+void tr_conv_defaults(tr_conv_fmt fmt, tr_conv_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->fmt = fmt;
+    c->sps = 1.0;
+    c->art = 7.5;
+    c->seed = 1;
+    c->min_turns = fmt == TR_CONV_AGENT ? 0 : 10;
+    c->max_tokens = 32768;
+    c->max_turns = fmt == TR_CONV_AGENT ? 51 : 0;
+    c->keep_obs = 5;
+    c->wpm = 90.0;
+    c->max_non_ascii = fmt == TR_CONV_LMSYS ? 0.5 : 1.0;
+    c->bos = 1;
+}
+
+int tr_conv_fmt_parse(const char *name) {
+    static const char *const names[] = {"sharegpt", "lmsys", "agent"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
+
+/* ---- Python's json.dumps ------------------------------------------------------------- */
+
+static int put(tr_buf *b, const char *s, size_t n) { return tr_buf_put(b, s, n); }
+
+/* A JSON string as Python writes it with ensure_ascii: only ' '..'~'
+ * stays literal; the rest is \uXXXX (lower-case hex, surrogate pairs past
+ * U+FFFF) or one of the short escapes. */
+static int py_str(tr_buf *b, const char *s, size_t n) {
+    if (put(b, "\"", 1)) return -1;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i && put(b, s + i, run - i)) return -1;
+        i = run;
+        if (i >= n) break;
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp = c;
+        size_t len = 1;
+        /* jansson has checked the UTF-8 already */
+        if (c >= 0xf0 && i + 3 < n) {
+            cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3f) << 12 | (uint32_t)(s[i + 2] & 0x3f) << 6 |
+                 (uint32_t)(s[i + 3] & 0x3f);
+            len = 4;
+        } else if (c >= 0xe0 && i + 2 < n) {
+            cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[i + 1] & 0x3f) << 6 | (uint32_t)(s[i + 2] & 0x3f);
+            len = 3;
+        } else if (c >= 0xc0 && i + 1 < n) {
+            cp = (uint32_t)(c & 0x1f) << 6 | (uint32_t)(s[i + 1] & 0x3f);
+            len = 2;
+        }
+        i += len;
+        char e[16];
+        int k;
+        switch (cp) {
+        case '"': k = snprintf(e, sizeof e, "\\\""); break;
+        case '\\': k = snprintf(e, sizeof e, "\\\\"); break;
+        case '\n': k = snprintf(e, sizeof e, "\\n"); break;
+        case '\r': k = snprintf(e, sizeof e, "\\r"); break;
+        case '\t': k = snprintf(e, sizeof e, "\\t"); break;
+        case '\b': k = snprintf(e, sizeof e, "\\b"); break;
+        case '\f': k = snprintf(e, sizeof e, "\\f"); break;
+        default:
+            if (cp > 0xffff) {
+                uint32_t v = cp - 0x10000;
+                k = snprintf(e, sizeof e, "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+            } else {
+                k = snprintf(e, sizeof e, "\\u%04x", cp);
+            }
+        }
+        if (put(b, e, (size_t)k)) return -1;
+    }
+    return put(b, "\"", 1);
+}
+
+/* Keep key in the dump? fields is "a,b,c" or NULL for all. */
+static int keep_key(const char *fields, const char *key) {
+    if (!fields) return 1;
+    size_t kl = strlen(key);
+    for (const char *p = fields; *p;) {
+        const char *q = strchr(p, ',');
+        size_t l = q ? (size_t)(q - p) : strlen(p);
+        if (l == kl && !memcmp(p, key, l)) return 1;
+        if (!q) break;
+        p = q + 1;
+    }
+    return 0;
+}
+
+static int dumps(const json_t *v, tr_buf *b, const char *fields) {
+    char num[48];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *x;
+        int first = 1;
+        if (put(b, "{", 1)) return -1;
+        json_object_foreach((json_t *)v, key, x) {
+            if (!keep_key(fields, key)) continue;
+            if ((!first && put(b, ", ", 2)) || py_str(b, key, strlen(key)) || put(b, ": ", 2) || dumps(x, b, NULL))
+                return -1;
+            first = 0;
+        }
+        return put(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        if (put(b, "[", 1)) return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i && put(b, ", ", 2)) || dumps(json_array_get(v, i), b, NULL)) return -1;
+        return put(b, "]", 1);
+    }
+    case JSON_STRING: return py_str(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: {
+        int k = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return put(b, num, (size_t)k);
+    }
+    case JSON_REAL: mu_fmt_double(json_real_value(v), num); return put(b, num, strlen(num));
+    case JSON_TRUE: return put(b, "true", 4);
+    case JSON_FALSE: return put(b, "false", 5);
+    default: return put(b, "null", 4);
+    }
+}
+
+int tr_py_dumps(const struct json_t *v, tr_buf *b) { return dumps(v, b, NULL); }
+
+/* ---- splitting a file into JSON values ------------------------------------------------ */
+
+/* End of the JSON value starting at p (strings and nesting respected, not
+ * validated); NULL when it does not end.  Counts the newlines it passes. */
+static const char *value_end(const char *p, const char *e, uint64_t *nl) {
+    int depth = 0;
+    while (p < e) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < e && *p != '"'; p++) {
+                if (*p == '\\') p++;
+                else if (*p == '\n') (*nl)++;
+            }
+            if (p >= e) return NULL;
+            p++;
+            if (!depth) return p;
+            continue;
+        }
+        if (c == '[' || c == '{') depth++;
+        else if (c == ']' || c == '}') {
+            if (--depth <= 0) return depth < 0 ? p : p + 1;
+        } else if (!depth && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
+            return p; /* the end of a scalar */
+        }
+        if (c == '\n') (*nl)++;
+        p++;
+    }
+    return depth ? NULL : p;
+}
+
+static const char *skip_ws(const char *p, const char *e, uint64_t *line) {
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        if (*p == '\n') (*line)++;
+        p++;
+    }
+    return p;
+}
+
+typedef int (*value_fn)(void *ctx, json_t *v, uint64_t line);
+
+/* Parse one value of the file, starting at `line`, and hand it to fn. */
+static int one_value(const char *path, const char *p, size_t n, uint64_t line, value_fn fn, void *ctx, tr_err *err) {
+    json_error_t je;
+    json_t *v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v) {
+        tr_errf(err, path, line + (je.line > 0 ? (uint64_t)je.line - 1 : 0), "invalid JSON: %s", je.text);
+        return -1;
+    }
+    int r = fn(ctx, v, line);
+    json_decref(v);
+    return r;
+}
+
+/* Call fn for each top-level value: elements of a top-level array, lines
+ * of JSONL, or the file's single value.  fn returns 0 to go on, 1 to stop,
+ * -1 on error (err set). */
+static int each_value(const char *path, const char *buf, size_t n, value_fn fn, void *ctx, tr_err *err) {
+    const char *e = buf + n;
+    uint64_t line = 1;
+    const char *p = skip_ws(buf, e, &line);
+    if (p == e) {
+        tr_errf(err, path, line, "the file holds no JSON");
+        return -1;
+    }
+    uint64_t first_line = line, nl = 0;
+    const char *end = value_end(p, e, &nl);
+    int jsonl = 0;
+    if (end && nl == 0) { /* the first value ends on its line: JSONL if more follows */
+        uint64_t l2 = line;
+        jsonl = skip_ws(end, e, &l2) < e;
+    }
+    if (jsonl) {
+        const char *q = buf;
+        uint64_t ln = 0;
+        while (q < e) {
+            const char *eol = memchr(q, '\n', (size_t)(e - q));
+            const char *le = eol ? eol : e;
+            ln++;
+            uint64_t dummy = 0;
+            if (skip_ws(q, le, &dummy) < le) {
+                int r = one_value(path, q, (size_t)(le - q), ln, fn, ctx, err);
+                if (r) return r < 0 ? -1 : 0;
+            }
+            q = eol ? eol + 1 : e;
+        }
+        return 0;
+    }
+    if (*p != '[') { /* one value: the whole file */
+        if (!end) {
+            tr_errf(err, path, first_line, "invalid JSON: the value starting here never ends");
+            return -1;
+        }
+        uint64_t l2 = first_line + nl;
+        const char *rest = skip_ws(end, e, &l2);
+        if (rest < e) {
+            tr_errf(err, path, l2, "invalid JSON: extra data after the value that starts on line %llu",
+                    (unsigned long long)first_line);
+            return -1;
+        }
+        int r = one_value(path, p, (size_t)(end - p), first_line, fn, ctx, err);
+        return r < 0 ? -1 : 0;
+    }
+    /* a top-level array: each element on its own */
+    p++;
+    for (size_t k = 0;; k++) {
+        p = skip_ws(p, e, &line);
+        if (p < e && *p == ']' && k == 0) {
+            p++;
+            break;
+        }
+        if (p >= e) {
+            tr_errf(err, path, line, "invalid JSON: the array starting on line %llu never ends",
+                    (unsigned long long)first_line);
+            return -1;
+        }
+        uint64_t el = line, enl = 0;
+        const char *ee = value_end(p, e, &enl);
+        if (!ee || ee == p) {
+            tr_errf(err, path, el, "invalid JSON: element %zu never ends", k);
+            return -1;
+        }
+        int r = one_value(path, p, (size_t)(ee - p), el, fn, ctx, err);
+        if (r < 0) return -1;
+        if (r > 0) return 0;
+        line += enl;
+        p = skip_ws(ee, e, &line);
+        if (p < e && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < e && *p == ']') {
+            p++;
+            break;
+        }
+        tr_errf(err, path, line, "invalid JSON: expected ',' or ']' after element %zu", k);
+        return -1;
+    }
+    p = skip_ws(p, e, &line);
+    if (p < e) {
+        tr_errf(err, path, line, "invalid JSON: extra data after the top-level array");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- conversations to sessions --------------------------------------------------------- */
+
+typedef struct ctx {
+    const tr_conv_cfg *c;  /* settings */
+    tr_conv_info *info;    /* counts */
+    const char *path;      /* current file */
+    tr_err *err;           /* where errors go */
+    tr_gsess *ss;          /* sessions kept */
+    size_t n_ss, cap_ss;   /* used, allocated */
+    tr_buf txt;            /* a dumped message */
+    tr_ids ids;            /* its tokens */
+    json_t *msgs;          /* agent: messages gathered from a top-level array */
+    uint64_t msgs_line;    /* where that array starts */
+    int agent_msgs;        /* agent: the file's top-level array holds messages */
+    int first;             /* no value of this file seen yet */
+} ctx;
+
+static int cerr(ctx *x, uint64_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cerr(ctx *x, uint64_t line, const char *fmt, ...) {
+    char m[TR_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    tr_errf(x->err, x->path, line, "%s", m);
+    return -1;
+}
+
+static int oom(ctx *x, uint64_t line) { return cerr(x, line, "out of memory"); }
+
+static tr_gsess *new_session(ctx *x) {
+    if (x->n_ss == x->cap_ss) {
+        size_t nc = x->cap_ss ? x->cap_ss * 2 : 64;
+        tr_gsess *ns = realloc(x->ss, nc * sizeof *ns);
+        if (!ns) return NULL;
+        x->ss = ns;
+        x->cap_ss = nc;
+    }
+    x->ss[x->n_ss] = (tr_gsess){0};
+    return &x->ss[x->n_ss++];
+}
+
+static uint64_t count_words(const char *s, size_t n) {
+    uint64_t w = 0;
+    int in = 0;
+    for (size_t i = 0; i < n; i++) {
+        int sp = s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r';
+        if (!sp && !in) w++;
+        in = !sp;
+    }
+    return w;
+}
+
+/* Tokenise message m into session s; its offset and length go to *off, *len. */
+static int put_message(ctx *x, tr_gsess *s, const json_t *m, const char *fields, uint32_t *off, uint32_t *len,
+                       uint64_t line) {
+    x->txt.len = 0;
+    x->ids.n = 0;
+    if (dumps(m, &x->txt, fields) || tr_tok_encode(x->c->tok, x->txt.p ? x->txt.p : "", x->txt.len, x->c->bos, &x->ids))
+        return oom(x, line);
+    if (x->ids.n > 0xfffffff0u - s->n_tok) return cerr(x, line, "a session longer than 2^32 tokens");
+    *off = s->n_tok;
+    *len = (uint32_t)x->ids.n;
+    int32_t *d = tr_gsess_grow(s, (uint32_t)x->ids.n);
+    if (!d) return oom(x, line);
+    memcpy(d, x->ids.v, x->ids.n * 4);
+    x->info->messages++;
+    x->info->tokens += x->ids.n;
+    x->info->words += count_words(x->txt.p, x->txt.len);
+    return 0;
+}
+
+static int enough(const ctx *x) { return x->c->sessions && x->n_ss >= x->c->sessions; }
+
+/* One ShareGPT or LMSys conversation. */
+static int chat_value(void *vx, json_t *v, uint64_t line) {
+    ctx *x = vx;
+    const tr_conv_cfg *c = x->c;
+    int sg = c->fmt == TR_CONV_SHAREGPT;
+    const char *key = sg ? "conversations" : "conversation", *ckey = sg ? "value" : "content";
+    uint64_t idx = x->info->read++;
+    json_t *msgs = json_is_object(v) ? json_object_get(v, key) : NULL;
+    if (!json_is_object(v)) return cerr(x, line, "conversation %llu is not a JSON object", (unsigned long long)idx);
+    if (!json_is_array(msgs))
+        return cerr(x, line, "conversation %llu has no \"%s\" array", (unsigned long long)idx, key);
+    size_t nm = json_array_size(msgs);
+    uint64_t nonascii = 0, chars = 0;
+    for (size_t i = 0; i < nm; i++) {
+        json_t *m = json_array_get(msgs, i);
+        json_t *t = json_is_object(m) ? json_object_get(m, ckey) : NULL;
+        if (!json_is_string(t))
+            return cerr(x, line, "conversation %llu: %s[%zu] has no \"%s\" string", (unsigned long long)idx, key, i, ckey);
+        /* characters, as Python counts them: UTF-8 lead bytes */
+        const char *s = json_string_value(t);
+        for (size_t k = 0, n = json_string_length(t); k < n; k++) {
+            unsigned char ch = (unsigned char)s[k];
+            if ((ch & 0xc0) != 0x80) chars++;
+            if (ch >= 0xc0) nonascii++;
+        }
+        chars += 30; /* the ASCII str() puts around each message: {'content': '...', 'role': 'user'} */
+    }
+    if (nm / 2 < c->min_turns) {
+        x->info->short_++;
+        return 0;
+    }
+    if (c->fmt == TR_CONV_LMSYS && chars && (double)nonascii / (double)chars > c->max_non_ascii) {
+        x->info->non_ascii++;
+        return 0;
+    }
+    size_t k = x->n_ss;
+    tr_gsess *s = new_session(x);
+    if (!s) return oom(x, line);
+    x->info->kept++;
+    double ts = (double)k / c->sps, wps = c->wpm / 60.0;
+    uint64_t hist = 0;
+    for (size_t t = 0; t < nm / 2; t++) {
+        if (c->max_turns && t >= c->max_turns) break;
+        uint32_t uo, ul, ao, al;
+        json_t *um = json_array_get(msgs, 2 * t), *am = json_array_get(msgs, 2 * t + 1);
+        if (put_message(x, s, um, NULL, &uo, &ul, line) || put_message(x, s, am, NULL, &ao, &al, line)) return -1;
+        /* LMSys stops once history + input + output would pass the cap,
+         * ShareGPT once history + input would */
+        if (hist + ul + (sg ? 0 : al) > c->max_tokens) break;
+        if (t > 0) {
+            json_t *u = json_object_get(um, ckey);
+            const char *str = json_string_value(u);
+            double words = 0;
+            for (size_t q = 0, n = json_string_length(u); q < n; q++) words += str[q] == ' ';
+            ts += words / wps;
+        }
+        if (tr_gsess_turn(s, uo, ul, ao, al, (uint32_t)(hist + ul), ts)) return oom(x, line);
+        hist += (uint64_t)ul + al;
+    }
+    return enough(x) ? 1 : 0;
+}
+
+static int is_assistant(const json_t *m) {
+    const char *r = json_string_value(json_object_get(m, "role"));
+    return r && !strcmp(r, "assistant");
+}
+
+/* One agent trajectory: an array of {"role", "content"} messages. */
+static int agent_traj(ctx *x, json_t *msgs, uint64_t line) {
+    const tr_conv_cfg *c = x->c;
+    uint64_t idx = x->info->read++;
+    size_t nm = json_array_size(msgs);
+    for (size_t i = 0; i < nm; i++) {
+        json_t *m = json_array_get(msgs, i);
+        if (!json_is_object(m) || !json_is_string(json_object_get(m, "role")))
+            return cerr(x, line, "trajectory %llu: message %zu is not an object with a \"role\" string",
+                        (unsigned long long)idx, i);
+    }
+    /* turns: the messages up to and including the next assistant message(s) */
+    size_t i = 0, nturns = 0;
+    while (i < nm && is_assistant(json_array_get(msgs, i))) i++; /* a leading reply has no prompt: dropped */
+    size_t start = i;
+    for (size_t j = start; j < nm;) {
+        while (j < nm && !is_assistant(json_array_get(msgs, j))) j++;
+        if (j >= nm) break;
+        while (j < nm && is_assistant(json_array_get(msgs, j))) j++;
+        nturns++;
+    }
+    if (nturns < c->min_turns) {
+        x->info->short_++;
+        return 0;
+    }
+    size_t k = x->n_ss;
+    tr_gsess *s = new_session(x);
+    if (!s) return oom(x, line);
+    x->info->kept++;
+    tr_rng rg;
+    tr_rng_seed(&rg, c->seed, 0x6167656e74ULL /* "agent" */, k);
+    double ts = (double)k / c->sps;
+    uint64_t hist = 0;
+    i = start;
+    for (uint32_t t = 0; i < nm; t++) {
+        uint32_t obs_off = s->n_tok, out_off, o, l;
+        size_t j = i;
+        while (j < nm && !is_assistant(json_array_get(msgs, j))) j++;
+        if (j >= nm) break; /* a last observation without a reply */
+        for (; i < j; i++) /* the turn's input: every message since the last reply */
+            if (put_message(x, s, json_array_get(msgs, i), c->fields, &o, &l, line)) return -1;
+        uint32_t obs_len = s->n_tok - obs_off;
+        out_off = s->n_tok;
+        for (; i < nm && is_assistant(json_array_get(msgs, i)); i++) /* replies in a row make one output */
+            if (put_message(x, s, json_array_get(msgs, i), c->fields, &o, &l, line)) return -1;
+        uint32_t out_len = s->n_tok - out_off;
+        if (t > 0) ts += (double)tr_rng_poisson(&rg, c->art);
+        if ((c->max_turns && t >= c->max_turns) || hist + obs_len > c->max_tokens || obs_len == 0) break;
+        if (tr_gsess_turn(s, obs_off, obs_len, out_off, out_len, (uint32_t)(hist + obs_len), ts)) return oom(x, line);
+        hist = tr_gsess_next_hist(s, hist, c->keep_obs);
+    }
+    return enough(x) ? 1 : 0;
+}
+
+static int agent_value(void *vx, json_t *v, uint64_t line) {
+    ctx *x = vx;
+    if (x->first) {
+        x->first = 0;
+        /* a file whose top-level array holds messages is one trajectory */
+        x->agent_msgs = json_is_object(v) && json_object_get(v, "role");
+        if (x->agent_msgs) {
+            x->msgs = json_array();
+            x->msgs_line = line;
+            if (!x->msgs) return oom(x, line);
+        }
+    }
+    if (x->agent_msgs) {
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
+            return cerr(x, line, "message %zu is not an object with a \"role\" string", json_array_size(x->msgs));
+        return json_array_append(x->msgs, v) ? oom(x, line) : 0;
+    }
+    json_t *msgs = v;
+    if (json_is_object(v)) {
+        msgs = json_object_get(v, "messages");
+        if (!msgs) msgs = json_object_get(v, "history");
+    }
+    if (!json_is_array(msgs))
+        return cerr(x, line,
+                    "an agent trajectory is a list of {\"role\", \"content\"} messages, or an object with a "
+                    "\"messages\" or \"history\" list");
+    return agent_traj(x, msgs, line);
+}
+
+int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace *out, tr_conv_info *info,
+               tr_err *err) {
+    memset(out, 0, sizeof *out);
+    tr_conv_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    ctx x = {c, info, NULL, err, NULL, 0, 0, {0}, {0}, NULL, 0, 0, 0};
+    int rc = -1;
+    char *buf = NULL;
+    for (size_t f = 0; f < nfiles && !enough(&x); f++) {
+        x.path = files[f];
+        FILE *fp = fopen(files[f], "rb");
+        if (!fp) {
+            tr_errf(err, files[f], 0, "cannot open: %s", strerror(errno));
+            goto out;
+        }
+        size_t len = 0, cap = 0;
+        for (;;) {
+            if (len == cap) {
+                size_t nc = cap ? cap * 2 : 1 << 16;
+                char *nb = realloc(buf, nc);
+                if (!nb) {
+                    fclose(fp);
+                    tr_errf(err, files[f], 0, "out of memory reading the file");
+                    goto out;
+                }
+                buf = nb;
+                cap = nc;
+            }
+            size_t k = fread(buf + len, 1, cap - len, fp);
+            len += k;
+            if (k == 0) break;
+        }
+        int rd = ferror(fp);
+        fclose(fp);
+        if (rd) {
+            tr_errf(err, files[f], 0, "cannot read");
+            goto out;
+        }
+        x.first = 1;
+        x.agent_msgs = 0;
+        if (each_value(files[f], buf, len, c->fmt == TR_CONV_AGENT ? agent_value : chat_value, &x, err)) goto out;
+        if (x.msgs) {
+            int r = agent_traj(&x, x.msgs, x.msgs_line);
+            json_decref(x.msgs);
+            x.msgs = NULL;
+            if (r < 0) goto out;
+        }
+    }
+    if (x.n_ss == 0) {
+        tr_errf(err, nfiles ? files[nfiles - 1] : "-", 0,
+                "no conversation qualifies (%llu read, %llu with fewer than %u rounds, %llu mostly non-ASCII)",
+                (unsigned long long)info->read, (unsigned long long)info->short_, c->min_turns,
+                (unsigned long long)info->non_ascii);
+        goto out;
+    }
+    tr_err e2;
+    if (tr_gsess_build(x.ss, x.n_ss, c->fmt == TR_CONV_AGENT ? c->keep_obs : 0, out, &e2)) {
+        tr_errf(err, files[nfiles - 1], 0, "%s (no turn fits in %u tokens?)", e2.msg, c->max_tokens);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(x.msgs);
+    tr_gsess_free(x.ss, x.n_ss);
+    free(x.ss);
+    free(x.txt.p);
+    free(x.ids.v);
+    free(buf);
+    return rc;
+}
