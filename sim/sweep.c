@@ -86,7 +86,8 @@ typedef struct sweep {
     size_t nruns;       /* ... how many */
     size_t ngrid;       /* the whole grid */
     sw_out *out;        /* by grid index */
-    sim_dist *vanilla;  /* [trace * nmo + model] */
+    sim_dist *vanilla;  /* no-cache TTFT, [trace * nmo + model] */
+    sim_dist *vanilla_prefill; /* no-cache prefill time, likewise */
     sim_cfg base;       /* options common to every run */
     int composition;
     char *header;       /* runs.csv header */
@@ -293,6 +294,7 @@ static int run_one(sweep *s, const sw_run *r, sw_out *o, char *err, size_t errle
     }
     if (cfg.timing == SIM_DES && s->base.vanilla) {
         res->ttft_vanilla = s->vanilla[r->trace * s->nmo + r->model];
+        res->prefill_vanilla = s->vanilla_prefill[r->trace * s->nmo + r->model];
         cfg.vanilla = 1;
     }
     rp_row row = {0};
@@ -378,7 +380,10 @@ static void *worker(void *arg) {
             cfg.cache.model = s->mo[mi].m;
             sim_result *res = malloc(sizeof *res);
             rc = res ? sim_des(&s->tr[ti].tr, &cfg, 1, res, err, sizeof err) : -1;
-            if (rc == 0) s->vanilla[k] = res->ttft;
+            if (rc == 0) {
+                s->vanilla[k] = res->ttft;
+                s->vanilla_prefill[k] = res->prefill;
+            }
             else if (!res) snprintf(err, sizeof err, "out of memory");
             free(res);
         } else {
@@ -961,7 +966,8 @@ int cmd_sweep(int argc, char **argv) {
     }
     s->out = calloc(ngrid, sizeof *s->out);
     s->vanilla = calloc(s->ntr * s->nmo, sizeof *s->vanilla);
-    if (!s->out || !s->vanilla) return fprintf(stderr, "marconi: out of memory\n"), 1;
+    s->vanilla_prefill = calloc(s->ntr * s->nmo, sizeof *s->vanilla_prefill);
+    if (!s->out || !s->vanilla || !s->vanilla_prefill) return fprintf(stderr, "marconi: out of memory\n"), 1;
     double t0 = mu_now();
     /* traces first: every run needs them, and bad ones should fail early */
     if (run_phase(s, 0, s->ntr, (int)threads, t0, 0, 0)) {
