@@ -709,7 +709,43 @@ static int cmp_run_cost(const void *a, const void *b) {
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+static void sweep_free(sweep *s) {
+    for (size_t i = 0; i < s->ntr; i++) tr_free(&s->tr[i].tr);
+    free(s->tr);
+    free(s->mo);
+    free(s->runs);
+    for (size_t i = 0; s->out && i < s->ngrid; i++) {
+        free(s->out[i].csv);
+        free(s->out[i].json);
+        free(s->out[i].buckets);
+        free(s->out[i].comp);
+    }
+    free(s->out);
+    free(s->vanilla);
+    free(s->vanilla_prefill);
+    free(s->header);
+    ttft_free(&s->base.ttft);
+    if (s->journal) fclose(s->journal);
+    pthread_mutex_destroy(&s->mu);
+    memset(s, 0, sizeof *s);
+}
+
+static int sweep_main(sweep *s, int argc, char **argv);
+
 int cmd_sweep(int argc, char **argv) {
+    sweep *s = calloc(1, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "marconi: out of memory\n");
+        return 1;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    int rc = sweep_main(s, argc, argv);
+    sweep_free(s);
+    free(s);
+    return rc;
+}
+
+static int sweep_main(sweep *s, int argc, char **argv) {
     enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK,
            O_NOVAN, O_BUCKETS, O_BOOT, O_GPUS, O_RETUNE, O_SCORE, O_COMPAT, O_COMP, O_SHARD, O_MERGE, O_DRY };
     static const struct option opts[] = {
@@ -726,10 +762,6 @@ int cmd_sweep(int argc, char **argv) {
         {"dry-run", no_argument, 0, O_DRY},           {"help", no_argument, 0, 'h'},
         {"gpus", required_argument, 0, O_GPUS},
         {0, 0, 0, 0}};
-    static sweep S;
-    sweep *s = &S;
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
     char err[1024] = "";
     const char *systems = "vllm+,sglang+,marconi", *alphas = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1,1.1,1.2,1.3,1.4,"
                                                                "1.5,1.6,1.7,1.8,1.9,2";
@@ -1010,6 +1042,7 @@ int cmd_sweep(int argc, char **argv) {
         return 2;
     }
     fclose(s->journal);
+    s->journal = NULL;
     if (rc) {
         fprintf(stderr, "marconi: %s\n", s->err);
         return 1;
