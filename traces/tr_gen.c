@@ -391,13 +391,8 @@ int tr_gen_set(tr_gen_cfg *c, const char *key, const char *val, tr_err *err) {
     else *(uint32_t *)((char *)c + k->off) = (uint32_t)v;
     return 0;
 bad:
-    if (err) {
-        char lo[40], hi[40];
-        mu_fmt_double(k->lo, lo);
-        mu_fmt_double(k->hi, hi);
-        snprintf(err->msg, sizeof err->msg, "%s: '%.60s' is not %s in %s%s, %s]", key, val,
-                 k->type == K_DBL ? "a number" : "an integer", k->lo_open ? "(" : "[", lo, hi);
-    }
+    gerr(err, "%s: '%.60s' is not %s in %s%.15g, %.15g]", key, val, k->type == K_DBL ? "a number" : "an integer",
+         k->lo_open ? "(" : "[", k->lo, k->hi);
     return -1;
 }
 
