@@ -34,7 +34,8 @@
 typedef struct pnode {
     const int32_t *lab; /* label tokens (borrowed or in the arena) */
     uint32_t len;       /* label length; 0 only for roots */
-    int64_t who;        /* latest request inserted through this node, -1 for none */
+    int64_t who;        /* latest request whose sequence covers this node's whole
+                           label (so it matches anything reaching the node), -1 none */
 } pnode;
 
 typedef struct pslot {
@@ -196,10 +197,8 @@ int64_t tr_ptrie_insert(tr_ptrie *p, int64_t root, const int32_t *seq, uint32_t 
             d += l;
             continue;
         }
-        if (d + l == n) { /* seq ends inside this edge: already present */
-            x->who = who;
-            return 0;
-        }
+        if (d + l == n) return 0; /* seq ends inside this edge: already present (and x->who,
+                                     which must cover the whole edge, stays) */
         /* split the edge after l tokens: parent -> mid -> c */
         uint32_t mid = p->n_node++;
         p->node[mid] = (pnode){x->lab, l, who};
