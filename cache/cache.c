@@ -664,8 +664,14 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
         cache_note_evict_call(c);
         double freed = c->cfg.ev->evict(c, want);
         if (freed < want) { /* everything evictable went */
-            if (c->pins > (pin != NULL)) c->st.blocked++;
-            else c->st.oversize++;
+            if (c->pins > (pin != NULL) && need <= c->cfg.capacity) {
+                /* it would fit, but requests in flight pin the rest: its
+                 * states cannot be admitted (the request itself is served) */
+                c->st.blocked++;
+                if (pin) cache_unlock(c, pin);
+                return c->oom ? -1 : 0;
+            }
+            c->st.oversize++; /* larger than the cache: inserted anyway, as the reference does */
         }
     }
     int64_t before = cache_bytes(c);

@@ -14,7 +14,11 @@
  *                             (the clock ticks); then the sequence is
  *                             inserted, with SSM states where the admission
  *                             policy says (judicious: the branch point and
- *                             the last token).
+ *                             the last token).  A sequence larger than the
+ *                             whole cache is inserted anyway (the
+ *                             reference's rule: `oversize`); one that would
+ *                             fit but for paths pinned by other requests is
+ *                             not admitted (`blocked`).
  *
  * Accounting: an SSM checkpoint costs fl_ssm_state_bytes(model) bytes (all
  * SSM layers), a cached token fl_kv_bytes_per_token(model) (all attention
@@ -120,7 +124,7 @@ typedef struct cache_stats {
     uint64_t evicted_inner;   /* states of intermediate nodes dropped */
     uint64_t evicted_bytes;   /* bytes freed, exact */
     uint64_t oversize;        /* inserts that did not fit even after evicting everything evictable */
-    uint64_t blocked;         /* inserts that did not fit because other requests pinned the rest */
+    uint64_t blocked;         /* inserts skipped: they would fit, but other requests pinned the rest */
     int64_t reqs_at_first_evict; /* requests seen when eviction first ran, or -1 */
     uint64_t states_admitted; /* SSM states created */
     uint64_t max_bytes;       /* high-water mark of cached bytes */

@@ -372,6 +372,9 @@ static void test_locks_protect_path(void **state) {
     assert_int_equal(cache_insert(&c, big, 8), 0);
     assert_true(c.st.blocked >= 1); /* pinned by others: blocked, not oversize */
     assert_int_equal(c.st.oversize, 0);
+    assert_true(cache_bytes(&c) <= (int64_t)cfg.capacity); /* and not admitted */
+    cache_lookup(&c, big, 8, &h);
+    assert_int_equal(h.tokens, 0);
     cache_unlock(&c, pinned);
     CHECK(&c);
     cache_free(&c);
