@@ -85,6 +85,10 @@ bench: $(BUILD)/marconi $(BENCH_BIN)
 demo:
 	@scripts/demo.sh
 
+# The paper's figures from nothing (gnuplot and python3 at run time).
+figures: $(BUILD)/marconi
+	@BIN=$(BUILD)/marconi scripts/figures.sh
+
 clean:
 	rm -rf build build-san
 
