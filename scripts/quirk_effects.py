@@ -3,7 +3,7 @@
 
 usage: scripts/quirk_effects.py [--bin build/marconi] [--dir ../shared/golden]
 
-For every row of DIR/expected.jsonl, runs `marconi sim` in default mode,
+For every row of DIR/expected.jsonl, runs `marconi sim --timing logical` in default mode,
 with --compat reference, and with each quirk alone (--quirks NAME), and
 prints a Markdown table: token hit rate and FLOPs saved, default vs
 reference, and how much each quirk alone moves the token hit rate.
@@ -21,7 +21,7 @@ rows = [json.loads(l) for l in open(os.path.join(a.dir, "expected.jsonl"))]
 
 def run(r, extra):
     cmd = [a.bin, "sim", os.path.join(a.dir, r["trace"]), "--system", r["system"], "--capacity",
-           repr(r["capacity"]), "--json"] + extra
+           repr(r["capacity"]), "--timing", "logical", "--json"] + extra
     if r["alpha"] is not None:
         cmd += ["--alpha", repr(r["alpha"])]
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
