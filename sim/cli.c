@@ -126,7 +126,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
                 100.0 * (double)r->reuse.states_hit / (double)r->reuse.states,
                 r->reuse.tokens ? 100.0 * (double)r->reuse.tokens_read / (double)r->reuse.tokens : 0.0);
     if (r->timing == SIM_DES) {
-        char label[64];
+        char label[80];
         snprintf(label, sizeof label, "TTFT (%s)", cfg->ttft.name);
         fprintf(f, "%-19smean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f\n", label, 1e3 * r->ttft.mean, 1e3 * r->ttft.p50,
                 1e3 * r->ttft.p95, 1e3 * r->ttft.p99);
