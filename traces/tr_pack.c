@@ -340,40 +340,18 @@ out:
 
 /* ---- loading ------------------------------------------------------------------- */
 
-/* Read the whole file; NULL with err set. */
-static unsigned char *slurp(const char *path, size_t *n, tr_err *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        tr_errf(err, path, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        tr_errf(err, path, 0, "cannot read: not a regular file");
-        close(fd);
-        return NULL;
-    }
-    size_t sz = (size_t)st.st_size, got = 0;
-    unsigned char *p = malloc(sz ? sz : 1);
-    if (!p) {
-        tr_errf(err, path, 0, "out of memory reading %zu bytes", sz);
-        close(fd);
-        return NULL;
-    }
-    while (got < sz) {
-        ssize_t k = read(fd, p + got, sz - got);
+/* Read n bytes at off; 0, or -1 when the file ends first or fails. */
+static int read_at(int fd, void *buf, size_t n, uint64_t off) {
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(fd, p, n, (off_t)off);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            tr_errf(err, path, 0, "cannot read: %s", k < 0 ? strerror(errno) : "the file shrank");
-            free(p);
-            close(fd);
-            return NULL;
-        }
-        got += (size_t)k;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
     }
-    close(fd);
-    *n = sz;
-    return p;
+    return 0;
 }
 
 static int inflate_to(const unsigned char *src, size_t n, unsigned char *dst, size_t raw) {
@@ -391,18 +369,32 @@ static int inflate_to(const unsigned char *src, size_t n, unsigned char *dst, si
 }
 
 int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
+    /* blocks are read one at a time (pread), so the peak is the trace plus
+     * one block, not the trace plus the file */
     memset(t, 0, sizeof *t);
-    size_t fsz;
-    unsigned char *f = slurp(path, &fsz, err);
-    if (!f) return -1;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        tr_errf(err, path, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
     int rc = -1;
-    unsigned char *tmp = NULL;
+    unsigned char *tmp = NULL, *comp = NULL, h[HDR], bh[BLK];
     uint64_t *sset = NULL;
-    const unsigned char *h = f;
-    if (fsz < HDR || !tr_pack_sniff(f, fsz)) {
-        tr_errf(err, path, 0, fsz < HDR && tr_pack_sniff(f, fsz) ? "truncated packed trace: %zu bytes, not even a header"
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        tr_errf(err, path, 0, "cannot read: not a regular file");
+        goto out;
+    }
+    uint64_t fsz = (uint64_t)st.st_size;
+    size_t got = fsz < HDR ? (size_t)fsz : HDR;
+    if (read_at(fd, h, got, 0)) {
+        tr_errf(err, path, 0, "cannot read: %s", strerror(errno));
+        goto out;
+    }
+    if (fsz < HDR || !tr_pack_sniff(h, got)) {
+        tr_errf(err, path, 0, fsz < HDR && tr_pack_sniff(h, got) ? "truncated packed trace: %llu bytes, not even a header"
                                                                    : "not a packed trace (no MTRACE header)",
-                fsz);
+                (unsigned long long)fsz);
         goto out;
     }
     if (get32(h + 92) != crc(h, 92)) {
@@ -419,20 +411,19 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
              tout = get64(h + 48), want = get64(h + 72);
     uint32_t max_len = get32(h + 56), nrb = get32(h + 60), npb = get32(h + 64);
     if (want != fsz) {
-        tr_errf(err, path, 0, "%s packed trace: %zu bytes, the header says %llu", want > fsz ? "truncated" : "corrupt",
-                fsz, (unsigned long long)want);
+        tr_errf(err, path, 0, "%s packed trace: %llu bytes, the header says %llu", want > fsz ? "truncated" : "corrupt",
+                (unsigned long long)fsz, (unsigned long long)want);
         goto out;
     }
     unsigned width = flags & F_U16 ? 2 : 4;
     /* walk the block headers before allocating anything */
-    uint64_t pos = HDR, items[3] = {0}, maxraw = 0;
+    uint64_t pos = HDR, items[3] = {0}, maxraw = 0, maxcomp = 0;
     for (uint64_t b = 0; b < (uint64_t)nrb + npb; b++) {
-        if (fsz - pos < BLK) {
+        if (fsz - pos < BLK || read_at(fd, bh, BLK, pos)) {
             tr_errf(err, path, 0, "truncated packed trace: block %llu at byte %llu is missing", (unsigned long long)b,
                     (unsigned long long)pos);
             goto out;
         }
-        const unsigned char *bh = f + pos;
         uint32_t kind = get32(bh), cnt = get32(bh + 4), rawn = get32(bh + 8), cl = get32(bh + 12);
         uint32_t want_kind = b < nrb ? K_REC : K_POOL;
         if (get32(bh + 20) != crc(bh, 20) || kind != want_kind || cl > fsz - pos - BLK ||
@@ -443,6 +434,7 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
         }
         items[kind] += cnt;
         if (rawn > maxraw) maxraw = rawn;
+        if (cl > maxcomp) maxcomp = cl;
         pos += BLK + cl;
     }
     if (pos != fsz || items[K_REC] != n || items[K_POOL] != pool_len || n == 0 || nsess == 0 || nsess > n) {
@@ -452,7 +444,8 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
     t->req = malloc(n * sizeof *t->req);
     t->pool = malloc((pool_len ? pool_len : 1) * 4);
     tmp = malloc(maxraw ? maxraw : 1);
-    if (!t->req || !t->pool || !tmp) {
+    comp = malloc(maxcomp ? maxcomp : 1);
+    if (!t->req || !t->pool || !tmp || !comp) {
         tr_errf(err, path, 0, "out of memory loading %llu requests and %llu tokens", (unsigned long long)n,
                 (unsigned long long)pool_len);
         goto out;
@@ -462,16 +455,25 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
     pos = HDR;
     uint64_t ri = 0, pi = 0, prev_off = 0;
     for (uint64_t b = 0; b < (uint64_t)nrb + npb; b++) {
-        const unsigned char *bh = f + pos;
+        if (read_at(fd, bh, BLK, pos) || get32(bh + 20) != crc(bh, 20) ||
+            read_at(fd, comp, get32(bh + 12) <= maxcomp ? get32(bh + 12) : 0, pos + BLK) || get32(bh + 12) > maxcomp) {
+            tr_errf(err, path, 0, "corrupt packed trace: block %llu at byte %llu changed while loading",
+                    (unsigned long long)b, (unsigned long long)pos);
+            goto out;
+        }
         uint32_t cnt = get32(bh + 4), rawn = get32(bh + 8), cl = get32(bh + 12);
-        if (get32(bh + 16) != crc(bh + BLK, cl)) {
+        /* (the counts were checked in the first pass; these only matter if
+         * the file changed in between) */
+        if (rawn > maxraw || (b >= nrb && (uint64_t)cnt > pool_len - pi) || (b < nrb && (uint64_t)cnt > n - ri) ||
+            (b >= nrb ? rawn != (uint64_t)cnt * width : rawn > (uint64_t)cnt * REC_MAX) ||
+            get32(bh + 16) != crc(comp, cl)) {
             tr_errf(err, path, 0, "corrupt packed trace: block %llu at byte %llu fails its checksum",
                     (unsigned long long)b, (unsigned long long)pos);
             goto out;
         }
         /* 4-byte pool blocks inflate straight into place */
         unsigned char *dst = b >= nrb && width == 4 ? (unsigned char *)(t->pool + pi) : tmp;
-        if (inflate_to(bh + BLK, cl, dst, rawn)) {
+        if (inflate_to(comp, cl, dst, rawn)) {
             tr_errf(err, path, 0, "corrupt packed trace: block %llu at byte %llu does not decompress",
                     (unsigned long long)b, (unsigned long long)pos);
             goto out;
@@ -566,8 +568,9 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
     }
     rc = 0;
 out:
-    free(f);
+    close(fd);
     free(tmp);
+    free(comp);
     free(sset);
     if (rc) tr_free(t);
     return rc;
