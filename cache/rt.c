@@ -163,10 +163,11 @@ int rt_init(rt_tree *t, int layout, uint32_t block, rt_store store) {
     return t->root ? 0 : -1;
 }
 
-void rt_free(rt_tree *t) {
-    if (!t->root) return;
-    /* post-order without recursion: free a node once its children are gone */
-    rt_node *n = t->root;
+/* Free every node under and including root, post-order without recursion
+ * (a node goes once its children are gone); release their slots to t's
+ * store only if release. */
+static void free_nodes(rt_tree *t, rt_node *root, int release) {
+    rt_node *n = root;
     while (n) {
         if (n->first) {
             n = n->first;
@@ -174,10 +175,15 @@ void rt_free(rt_tree *t) {
         }
         rt_node *p = n->parent;
         if (p) list_unlink(p, n);
-        node_release(t, n);
+        if (release) node_release(t, n);
         node_free(n);
         n = p;
     }
+}
+
+void rt_free(rt_tree *t) {
+    if (!t->root) return;
+    free_nodes(t, t->root, 1);
     memset(t, 0, sizeof *t);
 }
 
@@ -253,20 +259,7 @@ int rt_clone(rt_tree *dst, const rt_tree *src) {
 oom:
     free(ss);
     free(ds);
-    /* the copies' slot numbers are src's: free the nodes, not the slots */
-    {
-        rt_node *n = dst->root;
-        while (n) {
-            if (n->first) {
-                n = n->first;
-                continue;
-            }
-            rt_node *p = n->parent;
-            if (p) list_unlink(p, n);
-            node_free(n);
-            n = p;
-        }
-    }
+    free_nodes(dst, dst->root, 0); /* the copies' slot numbers are src's: keep the slots */
     memset(dst, 0, sizeof *dst);
     return -1;
 }
