@@ -130,8 +130,10 @@ static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, l
         fprintf(stderr, "marconi: out of memory\n");
         return 1;
     }
-    for (int kind = 0; kind < 3; kind++)
-        for (int r = 0; r < 6; r++)
+    /* the big agent traces first, so the workers finish together */
+    static const int kinds[3] = {TR_GEN_SWEBENCH, TR_GEN_SHAREGPT, TR_GEN_LMSYS};
+    for (int ki = 0; ki < 3; ki++)
+        for (int r = 0, kind = kinds[ki]; r < 6; r++)
             for (int a = 0; a < (kind == TR_GEN_SWEBENCH ? 3 : 1); a++) {
                 pjob *j = &p.job[p.n++];
                 tr_gen_defaults((tr_gen_kind)kind, &j->cfg);
