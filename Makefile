@@ -32,7 +32,7 @@ FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/store.c cache/adm.c cache/evict_lru.c cache/evict_flop.c cache/cache.c
 TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_gen.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c
 TUNER_SRC  := tuner/tun.c
-SIM_SRC    := sim/sim.c sim/des.c sim/ttft.c sim/metrics.c sim/report.c sim/cli.c sim/cmd_model.c sim/sweep.c sim/util.c sim/cmd_gen.c sim/cmd_stats.c sim/cmd_pack.c sim/cmd_convert.c
+SIM_SRC    := sim/sim.c sim/des.c sim/ttft.c sim/metrics.c sim/report.c sim/opts.c sim/cli.c sim/cmd_model.c sim/sweep.c sim/util.c sim/cmd_gen.c sim/cmd_stats.c sim/cmd_pack.c sim/cmd_convert.c
 CORE_SRC   := $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 

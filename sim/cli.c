@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sim/cmds.h"
+#include "sim/opts.h"
 #include "sim/report.h"
 #include "sim/sim.h"
 #include "sim/util.h"
@@ -161,37 +162,31 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 }
 
 int cmd_sim(int argc, char **argv) {
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_BOOT, O_RETUNE, O_SCORE, O_THREADS, O_BLOCK, O_MODEL,
-           O_MODELF, O_COMPAT, O_QUIRKS, O_JSON, O_CHECK, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK, O_NOVAN,
-           O_BUCKETS, O_COMP, O_GPUS };
-    static const struct option opts[] = {
-        {"system", required_argument, 0, O_SYSTEM},     {"capacity", required_argument, 0, O_CAP},
-        {"admission", required_argument, 0, O_ADM},     {"eviction", required_argument, 0, O_EV},
-        {"alpha", required_argument, 0, O_ALPHA},       {"bootstrap", required_argument, 0, O_BOOT},
-        {"retune", no_argument, 0, O_RETUNE},           {"score-last", required_argument, 0, O_SCORE},
-        {"threads", required_argument, 0, O_THREADS},   {"block-size", required_argument, 0, O_BLOCK},
-        {"model", required_argument, 0, O_MODEL},       {"model-file", required_argument, 0, O_MODELF},
-        {"compat", required_argument, 0, O_COMPAT},     {"quirks", required_argument, 0, O_QUIRKS},
-        {"json", no_argument, 0, O_JSON},
-        {"check", no_argument, 0, O_CHECK},             {"help", no_argument, 0, 'h'},
-        {"timing", required_argument, 0, O_TIMING},     {"ttft-model", required_argument, 0, O_TTFT},
-        {"mfu", required_argument, 0, O_MFU},           {"tpot", required_argument, 0, O_TPOT},
-        {"chunk", required_argument, 0, O_CHUNK},       {"no-vanilla", no_argument, 0, O_NOVAN},
-        {"buckets", required_argument, 0, O_BUCKETS},   {"composition", no_argument, 0, O_COMP},
-        {"gpus", required_argument, 0, O_GPUS},
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK };
+    static const struct option own[] = {
+        {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
+        {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
+        {"alpha", required_argument, 0, O_ALPHA},     {"threads", required_argument, 0, O_THREADS},
+        {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
+        {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
+        {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
+    struct option opts[64];
+    sim_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    sim_opts so;
+    sim_opts_init(&so);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
-    long long boot = 5, score = 500, threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
-    int retune = 0, compat = 0, json = 0, check = 0, c, timing = -1, vanilla = 1, composition = 0;
-    unsigned quirks = 0;
-    const char *ttft_spec = "h100", *buckets = "0,1000,2000,4000,8000,16000,32000,inf";
-    double mfu = -1, tpot_ms = 20;
-    long long chunk = 0, gpus = 1;
+    long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
+    int json = 0, check = 0, c, handled;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if ((handled = sim_opts_parse(&so, c, optarg))) {
+            if (handled == 2) return 2;
+            continue;
+        }
         switch (c) {
         case 'h': sim_usage(stdout); return 0;
         case O_SYSTEM:
@@ -214,57 +209,16 @@ int cmd_sim(int argc, char **argv) {
             if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
                 return bad_opt("alpha", optarg, "is not a number >= 0");
             break;
-        case O_BOOT:
-            if (mu_parse_long(optarg, 1, 1000000, &boot)) return bad_opt("bootstrap", optarg, "is not an integer >= 1");
-            break;
-        case O_RETUNE: retune = 1; break;
-        case O_SCORE:
-            if (mu_parse_long(optarg, 0, 1LL << 40, &score)) return bad_opt("score-last", optarg, "is not an integer >= 0");
-            break;
         case O_THREADS:
             if (mu_parse_long(optarg, 1, 4096, &threads)) return bad_opt("threads", optarg, "is not an integer in [1, 4096]");
             break;
         case O_BLOCK:
             if (mu_parse_long(optarg, 1, 1 << 20, &block)) return bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
             break;
-        case O_MODEL:
-            model = optarg;
-            break;
+        case O_MODEL: model = optarg; break;
         case O_MODELF: model_file = optarg; break;
-        case O_COMPAT:
-            if (!strcmp(optarg, "reference")) compat = 1;
-            else if (!strcmp(optarg, "none")) compat = 0;
-            else return bad_opt("compat", optarg, "is not a mode (none, reference)");
-            quirks = compat ? CQ_REFERENCE : 0;
-            break;
-        case O_QUIRKS:
-            if (cache_parse_quirks(optarg, &quirks)) return bad_opt("quirks", optarg, "names an unknown quirk (marconi sim --help)");
-            compat = quirks == CQ_REFERENCE;
-            break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
-        case O_TIMING:
-            if (!strcmp(optarg, "des")) timing = SIM_DES;
-            else if (!strcmp(optarg, "logical")) timing = SIM_LOGICAL;
-            else return bad_opt("timing", optarg, "is not a timing (des, logical)");
-            break;
-        case O_TTFT: ttft_spec = optarg; break;
-        case O_MFU:
-            if (mu_parse_double(optarg, &mfu) || !(mfu > 0) || mfu > 1) return bad_opt("mfu", optarg, "is not a number in (0, 1]");
-            break;
-        case O_TPOT:
-            if (mu_parse_double(optarg, &tpot_ms) || !(tpot_ms >= 0) || tpot_ms > 1e6)
-                return bad_opt("tpot", optarg, "is not a number of ms >= 0");
-            break;
-        case O_CHUNK:
-            if (mu_parse_long(optarg, 1, 1LL << 30, &chunk)) return bad_opt("chunk", optarg, "is not an integer >= 1");
-            break;
-        case O_NOVAN: vanilla = 0; break;
-        case O_BUCKETS: buckets = optarg; break;
-        case O_COMP: composition = 1; break;
-        case O_GPUS:
-            if (mu_parse_long(optarg, 1, 4096, &gpus)) return bad_opt("gpus", optarg, "is not a GPU count in [1, 4096]");
-            break;
         default:
             if (optopt && optopt < 256) fprintf(stderr, "marconi: sim: unknown option '-%c' (marconi sim --help)\n", optopt);
             else fprintf(stderr, "marconi: sim: bad option '%s' (marconi sim --help)\n", argv[optind - 1]);
@@ -280,6 +234,7 @@ int cmd_sim(int argc, char **argv) {
         fprintf(stderr, "marconi: --capacity: required (e.g. --capacity 3e9)\n");
         return 2;
     }
+    int compat = sim_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
     sim_default_cfg(&cfg, system, capacity);
     if (model && fl_preset(model, &cfg.cache.model) != 0)
@@ -295,27 +250,11 @@ int cmd_sim(int argc, char **argv) {
     if (ev) cfg.cache.ev = evict_find(ev);
     cfg.cache.alpha = alpha;
     cfg.cache.block_size = (uint32_t)block;
-    cfg.cache.quirks = quirks;
-    cfg.tuner.multiplier = (int)boot;
-    cfg.tuner.retune = retune;
-    cfg.tuner.score_last = (size_t)score;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
-    cfg.timing = timing >= 0 ? timing : compat ? SIM_LOGICAL : SIM_DES;
-    cfg.tpot = tpot_ms / 1e3;
-    cfg.chunk = (uint32_t)chunk;
-    cfg.vanilla = vanilla;
-    if (sim_parse_buckets(buckets, &cfg)) return bad_opt("buckets", buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
-    {
-        char err[600];
-        if (ttft_load(ttft_spec, &cfg.ttft, err, sizeof err) != 0) {
-            if (!strncmp(ttft_spec, "profile:", 8)) fprintf(stderr, "marconi: %s\n", err);
-            else fprintf(stderr, "marconi: --ttft-model: %s\n", err);
-            return 2;
-        }
-        if (mfu > 0) cfg.ttft.mfu = mfu;
-        if (gpus > 1 && ttft_scale(&cfg.ttft, (int)gpus))
-            return bad_opt("gpus", ttft_spec, "is a measured profile: --gpus scales roofline models only");
+    if (sim_opts_apply(&so, &cfg)) {
+        ttft_free(&cfg.ttft);
+        return 2;
     }
     {
         char err[600];

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "sim/cmds.h"
+#include "sim/opts.h"
 #include "sim/report.h"
 #include "sim/sim.h"
 #include "sim/util.h"
@@ -670,7 +671,7 @@ static void usage(FILE *f) {
             "  --model LIST      presets (hybrid-7b, tiny) or model JSON files (default hybrid-7b)\n"
             "\n"
             "every run: --timing, --ttft-model, --mfu, --gpus, --tpot, --chunk, --no-vanilla,\n"
-            "  --buckets, --bootstrap, --retune, --score-last, --compat, --composition:\n"
+            "  --buckets, --bootstrap, --retune, --score-last, --compat, --quirks, --composition:\n"
             "  as in marconi sim (default --timing des; logical with --compat reference)\n"
             "\n"
             "execution:\n"
@@ -746,34 +747,32 @@ int cmd_sweep(int argc, char **argv) {
 }
 
 static int sweep_main(sweep *s, int argc, char **argv) {
-    enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_TIMING, O_TTFT, O_MFU, O_TPOT, O_CHUNK,
-           O_NOVAN, O_BUCKETS, O_BOOT, O_GPUS, O_RETUNE, O_SCORE, O_COMPAT, O_COMP, O_SHARD, O_MERGE, O_DRY };
-    static const struct option opts[] = {
+    enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_SHARD, O_MERGE, O_DRY };
+    static const struct option own[] = {
         {"trace", required_argument, 0, O_TRACE},     {"systems", required_argument, 0, O_SYSTEMS},
         {"alpha", required_argument, 0, O_ALPHA},     {"capacity", required_argument, 0, O_CAP},
         {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
-        {"timing", required_argument, 0, O_TIMING},   {"ttft-model", required_argument, 0, O_TTFT},
-        {"mfu", required_argument, 0, O_MFU},         {"tpot", required_argument, 0, O_TPOT},
-        {"chunk", required_argument, 0, O_CHUNK},     {"no-vanilla", no_argument, 0, O_NOVAN},
-        {"buckets", required_argument, 0, O_BUCKETS}, {"bootstrap", required_argument, 0, O_BOOT},
-        {"retune", no_argument, 0, O_RETUNE},         {"score-last", required_argument, 0, O_SCORE},
-        {"compat", required_argument, 0, O_COMPAT},   {"composition", no_argument, 0, O_COMP},
         {"shard", required_argument, 0, O_SHARD},     {"merge", required_argument, 0, O_MERGE},
         {"dry-run", no_argument, 0, O_DRY},           {"help", no_argument, 0, 'h'},
-        {"gpus", required_argument, 0, O_GPUS},
         {0, 0, 0, 0}};
+    struct option opts[64];
+    sim_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    sim_opts so;
+    sim_opts_init(&so);
     char err[1024] = "";
     const char *systems = "vllm+,sglang+,marconi", *alphas = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1,1.1,1.2,1.3,1.4,"
                                                                "1.5,1.6,1.7,1.8,1.9,2";
-    const char *caps = NULL, *blocks = "32", *models = "hybrid-7b", *ttft = "h100", *buckets =
-        "0,1000,2000,4000,8000,16000,32000,inf", *out = "results", *merge = NULL;
-    long long threads = sysconf(_SC_NPROCESSORS_ONLN), boot = 5, score = 500, chunk = 0, sk = 0, sn = 1, gpus = 1;
-    double mfu = -1, tpot = 20;
-    int timing = -1, vanilla = 1, retune = 0, compat = 0, dry = 0, c;
+    const char *caps = NULL, *blocks = "32", *models = "hybrid-7b", *out = "results", *merge = NULL;
+    long long threads = sysconf(_SC_NPROCESSORS_ONLN), sk = 0, sn = 1;
+    int dry = 0, c, handled;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hj:o:", opts, NULL)) != -1) {
+        if ((handled = sim_opts_parse(&so, c, optarg))) {
+            if (handled == 2) return 2;
+            continue;
+        }
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'j':
@@ -791,39 +790,6 @@ static int sweep_main(sweep *s, int argc, char **argv) {
         case O_CAP: caps = optarg; break;
         case O_BLOCK: blocks = optarg; break;
         case O_MODEL: models = optarg; break;
-        case O_TIMING:
-            if (!strcmp(optarg, "des")) timing = SIM_DES;
-            else if (!strcmp(optarg, "logical")) timing = SIM_LOGICAL;
-            else return bad("timing", optarg, "is not a timing (des, logical)");
-            break;
-        case O_TTFT: ttft = optarg; break;
-        case O_MFU:
-            if (mu_parse_double(optarg, &mfu) || !(mfu > 0) || mfu > 1) return bad("mfu", optarg, "is not in (0, 1]");
-            break;
-        case O_TPOT:
-            if (mu_parse_double(optarg, &tpot) || !(tpot >= 0)) return bad("tpot", optarg, "is not a number of ms >= 0");
-            break;
-        case O_CHUNK:
-            if (mu_parse_long(optarg, 1, 1LL << 30, &chunk)) return bad("chunk", optarg, "is not an integer >= 1");
-            break;
-        case O_NOVAN: vanilla = 0; break;
-        case O_GPUS:
-            if (mu_parse_long(optarg, 1, 4096, &gpus)) return bad("gpus", optarg, "is not a GPU count in [1, 4096]");
-            break;
-        case O_BUCKETS: buckets = optarg; break;
-        case O_BOOT:
-            if (mu_parse_long(optarg, 1, 1000000, &boot)) return bad("bootstrap", optarg, "is not an integer >= 1");
-            break;
-        case O_RETUNE: retune = 1; break;
-        case O_SCORE:
-            if (mu_parse_long(optarg, 0, 1LL << 40, &score)) return bad("score-last", optarg, "is not an integer >= 0");
-            break;
-        case O_COMPAT:
-            if (!strcmp(optarg, "reference")) compat = 1;
-            else if (!strcmp(optarg, "none")) compat = 0;
-            else return bad("compat", optarg, "is not a mode (none, reference)");
-            break;
-        case O_COMP: s->composition = 1; break;
         case O_SHARD: {
             char *slash = strchr(optarg, '/');
             char kbuf[32];
@@ -839,6 +805,7 @@ static int sweep_main(sweep *s, int argc, char **argv) {
             return 2;
         }
     }
+    s->composition = so.composition;
     if (optind != argc) {
         fprintf(stderr, "marconi: sweep: unexpected '%s' (marconi sweep --help)\n", argv[optind]);
         return 2;
@@ -864,25 +831,9 @@ static int sweep_main(sweep *s, int argc, char **argv) {
         fprintf(stderr, "marconi: --capacity: required (e.g. --capacity 1e9,3e9)\n");
         return 2;
     }
-    /* common options, validated once */
+    /* the options every run shares, validated once */
     sim_default_cfg(&s->base, "marconi", 1e9);
-    s->base.cache.quirks = compat ? CQ_REFERENCE : 0;
-    s->base.timing = timing >= 0 ? timing : compat ? SIM_LOGICAL : SIM_DES;
-    s->base.tpot = tpot / 1e3;
-    s->base.chunk = (uint32_t)chunk;
-    s->base.vanilla = vanilla;
-    s->base.tuner.multiplier = (int)boot;
-    s->base.tuner.retune = retune;
-    s->base.tuner.score_last = (size_t)score;
-    if (sim_parse_buckets(buckets, &s->base)) return bad("buckets", buckets, "is not an increasing list of token counts");
-    ttft_free(&s->base.ttft);
-    if (ttft_load(ttft, &s->base.ttft, err, sizeof err)) {
-        fprintf(stderr, strncmp(ttft, "profile:", 8) ? "marconi: --ttft-model: %s\n" : "marconi: %s\n", err);
-        return 2;
-    }
-    if (mfu > 0) s->base.ttft.mfu = mfu;
-    if (gpus > 1 && ttft_scale(&s->base.ttft, (int)gpus))
-        return bad("gpus", ttft, "is a measured profile: --gpus scales roofline models only");
+    if (sim_opts_apply(&so, &s->base)) return 2;
     /* grid axes */
     static char sysv[MAXV][256], alv[MAXV][256], capv[MAXV][256], blv[MAXV][256], mov[MAXV][256];
     int nsys = split_list(systems, sysv, MAXV), nal = split_list(alphas, alv, MAXV), ncap = split_list(caps, capv, MAXV),

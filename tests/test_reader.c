@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "sim/cmds.h"
 #include "traces/tr.h"
 
@@ -177,28 +178,7 @@ static int run_sim(char *err_out, size_t errlen, ...) {
     for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-    char ep[600];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
-    fflush(stderr);
-    fflush(stdout);
-    int saved_err = dup(2), saved_out = dup(1);
-    int fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644), nul = open("/dev/null", O_WRONLY);
-    dup2(fd, 2);
-    dup2(nul, 1);
-    int rc = cmd_sim(argc, argv);
-    fflush(stderr);
-    fflush(stdout);
-    dup2(saved_err, 2);
-    dup2(saved_out, 1);
-    close(fd);
-    close(nul);
-    close(saved_err);
-    close(saved_out);
-    FILE *f = fopen(ep, "r");
-    size_t n = fread(err_out, 1, errlen - 1, f);
-    err_out[n] = '\0';
-    fclose(f);
-    return rc;
+    return run_captured(cmd_sim, argc, argv, dir, err_out, errlen);
 }
 
 static void test_cli_errors(void **state) {

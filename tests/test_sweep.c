@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "sim/cmds.h"
 
 static char dir[] = "/tmp/marconi_sweep_XXXXXX";
@@ -34,27 +35,7 @@ static int sweep(const char *sub, ...) {
         argv[argc++] = out;
     }
     argv[argc] = NULL;
-    char ep[700];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
-    fflush(stderr);
-    fflush(stdout);
-    int se = dup(2), so = dup(1), fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644), nul = open("/dev/null", O_WRONLY);
-    dup2(fd, 2);
-    dup2(nul, 1);
-    int rc = cmd_sweep(argc, argv);
-    fflush(stderr);
-    fflush(stdout);
-    dup2(se, 2);
-    dup2(so, 1);
-    close(se);
-    close(so);
-    close(fd);
-    close(nul);
-    FILE *f = fopen(ep, "r");
-    size_t n = fread(errbuf, 1, sizeof errbuf - 1, f);
-    errbuf[n] = '\0';
-    fclose(f);
-    return rc;
+    return run_captured(cmd_sweep, argc, argv, dir, errbuf, sizeof errbuf);
 }
 
 static char *slurp(const char *sub, const char *name) {

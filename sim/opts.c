@@ -1,0 +1,121 @@
+/* opts.c -- the shared replay options (see opts.h). */
+#include "opts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/util.h"
+
+enum { SO_TIMING = SIM_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
+       SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP };
+
+static const struct option shared[] = {
+    {"timing", required_argument, 0, SO_TIMING},  {"ttft-model", required_argument, 0, SO_TTFT},
+    {"mfu", required_argument, 0, SO_MFU},        {"gpus", required_argument, 0, SO_GPUS},
+    {"tpot", required_argument, 0, SO_TPOT},      {"chunk", required_argument, 0, SO_CHUNK},
+    {"no-vanilla", no_argument, 0, SO_NOVAN},     {"buckets", required_argument, 0, SO_BUCKETS},
+    {"bootstrap", required_argument, 0, SO_BOOT}, {"retune", no_argument, 0, SO_RETUNE},
+    {"score-last", required_argument, 0, SO_SCORE}, {"compat", required_argument, 0, SO_COMPAT},
+    {"quirks", required_argument, 0, SO_QUIRKS},  {"composition", no_argument, 0, SO_COMP},
+    {0, 0, 0, 0}};
+
+void sim_opts_init(sim_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->timing = -1;
+    o->ttft = "h100";
+    o->mfu = -1;
+    o->gpus = 1;
+    o->tpot_ms = 20;
+    o->vanilla = 1;
+    o->buckets = "0,1000,2000,4000,8000,16000,32000,inf";
+    o->boot = 5;
+    o->score = 500;
+}
+
+int sim_opts_table(const struct option *own, struct option *all, size_t cap) {
+    size_t n = 0;
+    for (const struct option *p = own; p->name; p++) {
+        if (n + 1 >= cap) return -1;
+        all[n++] = *p;
+    }
+    for (const struct option *p = shared; p->name; p++) {
+        if (n + 1 >= cap) return -1;
+        all[n++] = *p;
+    }
+    memset(&all[n], 0, sizeof all[n]);
+    return 0;
+}
+
+static int bad(const char *opt, const char *val, const char *why) {
+    fprintf(stderr, "marconi: --%s: '%s' %s\n", opt, val, why);
+    return 2;
+}
+
+int sim_opts_parse(sim_opts *o, int c, const char *arg) {
+    switch (c) {
+    case SO_TIMING:
+        if (!strcmp(arg, "des")) o->timing = SIM_DES;
+        else if (!strcmp(arg, "logical")) o->timing = SIM_LOGICAL;
+        else return bad("timing", arg, "is not a timing (des, logical)");
+        return 1;
+    case SO_TTFT: o->ttft = arg; return 1;
+    case SO_MFU:
+        if (mu_parse_double(arg, &o->mfu) || !(o->mfu > 0) || o->mfu > 1) return bad("mfu", arg, "is not a number in (0, 1]");
+        return 1;
+    case SO_GPUS:
+        if (mu_parse_long(arg, 1, 4096, &o->gpus)) return bad("gpus", arg, "is not a GPU count in [1, 4096]");
+        return 1;
+    case SO_TPOT:
+        if (mu_parse_double(arg, &o->tpot_ms) || !(o->tpot_ms >= 0) || o->tpot_ms > 1e6)
+            return bad("tpot", arg, "is not a number of ms >= 0");
+        return 1;
+    case SO_CHUNK:
+        if (mu_parse_long(arg, 1, 1LL << 30, &o->chunk)) return bad("chunk", arg, "is not an integer >= 1");
+        return 1;
+    case SO_NOVAN: o->vanilla = 0; return 1;
+    case SO_BUCKETS: o->buckets = arg; return 1;
+    case SO_BOOT:
+        if (mu_parse_long(arg, 1, 1000000, &o->boot)) return bad("bootstrap", arg, "is not an integer >= 1");
+        return 1;
+    case SO_RETUNE: o->retune = 1; return 1;
+    case SO_SCORE:
+        if (mu_parse_long(arg, 0, 1LL << 40, &o->score)) return bad("score-last", arg, "is not an integer >= 0");
+        return 1;
+    case SO_COMPAT:
+        if (!strcmp(arg, "reference")) o->quirks = CQ_REFERENCE;
+        else if (!strcmp(arg, "none")) o->quirks = 0;
+        else return bad("compat", arg, "is not a mode (none, reference)");
+        return 1;
+    case SO_QUIRKS:
+        if (cache_parse_quirks(arg, &o->quirks)) return bad("quirks", arg, "names an unknown quirk (marconi sim --help)");
+        return 1;
+    case SO_COMP: o->composition = 1; return 1;
+    }
+    return 0;
+}
+
+int sim_opts_compat(const sim_opts *o) { return o->quirks == CQ_REFERENCE; }
+
+int sim_opts_apply(const sim_opts *o, sim_cfg *cfg) {
+    cfg->cache.quirks = o->quirks;
+    cfg->timing = o->timing >= 0 ? o->timing : sim_opts_compat(o) ? SIM_LOGICAL : SIM_DES;
+    cfg->tpot = o->tpot_ms / 1e3;
+    cfg->chunk = (uint32_t)o->chunk;
+    cfg->vanilla = o->vanilla;
+    cfg->tuner.multiplier = (int)o->boot;
+    cfg->tuner.retune = o->retune;
+    cfg->tuner.score_last = (size_t)o->score;
+    if (sim_parse_buckets(o->buckets, cfg))
+        return bad("buckets", o->buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
+    char err[600];
+    ttft_free(&cfg->ttft);
+    if (ttft_load(o->ttft, &cfg->ttft, err, sizeof err) != 0) {
+        if (!strncmp(o->ttft, "profile:", 8)) fprintf(stderr, "marconi: %s\n", err);
+        else fprintf(stderr, "marconi: --ttft-model: %s\n", err);
+        return 2;
+    }
+    if (o->mfu > 0) cfg->ttft.mfu = o->mfu;
+    if (o->gpus > 1 && ttft_scale(&cfg->ttft, (int)o->gpus))
+        return bad("gpus", o->ttft, "is a measured profile: --gpus scales roofline models only");
+    return 0;
+}
