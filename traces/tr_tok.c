@@ -251,12 +251,14 @@ typedef struct hent {
 static int h_before(const hent *a, const hent *b) { return a->score > b->score || (a->score == b->score && a->pos < b->pos); }
 
 typedef struct bpe {
-    const tr_tok *t;
-    int32_t *id;     /* symbol token, -1 dead */
-    uint32_t *next, *prev, *ver;
-    uint32_t n;      /* symbols */
-    hent *h;         /* heap */
-    size_t hn, hcap;
+    const tr_tok *t;   /* the vocabulary */
+    int32_t *id;       /* per symbol: its token, -1 once merged into its left neighbour */
+    uint32_t *next;    /* per symbol: the next live symbol, NONE at the end */
+    uint32_t *prev;    /* per symbol: the previous live symbol, NONE at the start */
+    uint32_t *ver;     /* per symbol: bumped at each merge, to spot stale heap entries */
+    uint32_t n;        /* symbols */
+    hent *h;           /* candidate merges, a max-heap on (score, leftmost) */
+    size_t hn, hcap;   /* heap entries used, allocated */
 } bpe;
 
 #define NONE 0xffffffffu
