@@ -194,6 +194,7 @@ int gpu_prefill(gpu_model *g, const gpu_prefill_req *r, char *err, size_t errlen
         s.ckpt_r = ck_r;
         s.ckpt_dst = ck_dst;
         s.logits = last ? logits : NULL;
+        s.first = done == 0;
         rc = g->ops->segment(g->impl, &s, err, errlen);
         done += s.T;
     }

@@ -59,11 +59,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flops/fl.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "flops/fl.h" /* C linkage: fl.h has no guard of its own */
 
 typedef enum gpu_backend {
     GPU_BACKEND_CPU = 0,  /* plain C, fp32: the reference */

@@ -2,15 +2,16 @@
 #
 #   $(BUILD)/libgpu.a    the API and the CPU executor, plain C (every test links it)
 #   make gpu             CUDA programs $(BUILD)/gpu/gpu_test and gpu_bench, when nvcc is found
-#   make gpu-test        run gpu_test (CUDA vs the CPU reference); builds it first where it can
-#   make gpu-bench       run gpu_bench (the hybrid-7b table); likewise
+#   make gpu-test        run gpu_test (CUDA vs the CPU reference; GPU_TEST_ARGS=--no-7b skips hybrid-7b)
+#   make gpu-bench       run gpu_bench (the hybrid-7b table; GPU_BENCH_ARGS=--quick for a short one)
 #   make gpu-emu-test    gpu_test's CUDA code compiled for the host and run on a CPU emulation
 #                        of the kernels (gpu_backend/emu/): no GPU needed, only CUDA headers
 #
-# The default build never needs nvcc.  gpu-test and gpu-bench only run what
-# is there when this machine cannot build it (no nvcc, or no jansson
-# headers), so binaries built elsewhere run on a machine that has only the
-# CUDA runtime.
+# The default build never needs nvcc.  Where this machine cannot build the
+# CUDA programs (no nvcc, or no jansson headers), gpu-test and gpu-bench run
+# the binaries already in $(BUILD)/gpu/, so programs built elsewhere run on
+# a machine that has only the CUDA runtime (they need libcublas.so.13 and
+# libjansson.so.4; cudart is linked statically).
 
 GPU_C_SRC    := gpu_backend/gpu.c gpu_backend/gpu_weights.c gpu_backend/gpu_ref.c gpu_backend/gpu_cpu.c
 GPU_C_OBJ    := $(GPU_C_SRC:%.c=$(BUILD)/obj/%.o)
@@ -20,3 +21,67 @@ TEST_EXTRA_LIBS := $(BUILD)/libgpu.a
 $(BUILD)/libgpu.a: $(GPU_C_OBJ) $(GPU_STUB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# ---- CUDA ----------------------------------------------------------------------
+
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_HOME ?= $(if $(NVCC),$(patsubst %/bin/nvcc,%,$(NVCC)),/usr/local/cuda)
+GPU_ARCH  ?= sm_90
+GPU_DIR   := $(BUILD)/gpu
+NVCCFLAGS ?= -O3 -std=c++17 -arch=$(GPU_ARCH) -lineinfo -I. -Xcompiler -Wall,-Wno-unused-function
+GPU_LIBS  := -lcublas -ljansson -lm
+GPU_HDRS  := gpu_backend/gpu.h gpu_backend/gpu_internal.h gpu_backend/gpu_ref.h $(wildcard gpu_backend/kernels/*.cuh)
+GPU_HOST_OBJ := $(GPU_C_OBJ) $(BUILD)/obj/flops/fl.o
+GPU_HAVE_JANSSON := $(shell echo '\#include <jansson.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+GPU_CAN_BUILD := $(if $(and $(NVCC),$(GPU_HAVE_JANSSON)),yes,)
+ifeq ($(SAN),1)
+  GPU_CAN_BUILD :=
+endif
+
+.PHONY: gpu gpu-test gpu-bench gpu-emu-test
+
+$(GPU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(GPU_DIR)/gpu_test $(GPU_DIR)/gpu_bench: $(GPU_DIR)/%: $(GPU_DIR)/%.o $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
+	$(NVCC) -arch=$(GPU_ARCH) -o $@ $^ $(GPU_LIBS)
+
+ifneq ($(GPU_CAN_BUILD),)
+gpu: $(GPU_DIR)/gpu_test $(GPU_DIR)/gpu_bench
+gpu-test: $(GPU_DIR)/gpu_test
+	$(GPU_DIR)/gpu_test $(GPU_TEST_ARGS)
+gpu-bench: $(GPU_DIR)/gpu_bench
+	$(GPU_DIR)/gpu_bench $(GPU_BENCH_ARGS)
+else
+gpu:
+	@echo "gpu: nvcc$(if $(NVCC),, (not found))$(if $(GPU_HAVE_JANSSON),, and the jansson headers (not found)) needed: the CUDA programs are not built. The CPU executor is tested by make test."
+gpu-test:
+	@test -x $(GPU_DIR)/gpu_test || { echo "gpu-test: no $(GPU_DIR)/gpu_test here and nothing to build it with; run make gpu where nvcc is"; exit 1; }
+	$(GPU_DIR)/gpu_test $(GPU_TEST_ARGS)
+gpu-bench:
+	@test -x $(GPU_DIR)/gpu_bench || { echo "gpu-bench: no $(GPU_DIR)/gpu_bench here and nothing to build it with; run make gpu where nvcc is"; exit 1; }
+	$(GPU_DIR)/gpu_bench $(GPU_BENCH_ARGS)
+endif
+
+# ---- the CPU emulation of the kernels (gpu_backend/emu/emu.h) --------------------
+
+CXX       ?= g++
+EMU_DIR   := $(GPU_DIR)/emu
+EMU_FLAGS := -std=c++17 -O2 -g -Wall -Wno-unknown-pragmas -Wno-unused-function -I. -I$(CUDA_HOME)/include \
+             -DGPU_EMU -U_FORTIFY_SOURCE
+EMU_OBJ   := $(EMU_DIR)/gpu_test.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o
+
+$(EMU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS) gpu_backend/emu/emu.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) -x c++ -c $< -o $@
+$(EMU_DIR)/%.o: gpu_backend/emu/%.cpp gpu_backend/emu/emu.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_FLAGS) -c $< -o $@
+$(EMU_DIR)/gpu_test: $(EMU_OBJ) $(GPU_HOST_OBJ)
+	$(CXX) -o $@ $^ -ljansson -lm
+
+gpu-emu-test:
+	@test -f $(CUDA_HOME)/include/cuda_fp16.h || { echo "gpu-emu-test: CUDA headers not found under $(CUDA_HOME)/include"; exit 1; }
+	$(MAKE) --no-print-directory $(EMU_DIR)/gpu_test
+	$(EMU_DIR)/gpu_test --small

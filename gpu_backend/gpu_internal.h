@@ -225,6 +225,7 @@ typedef struct gpu_seg {
     const int64_t *ckpt_r;      /* tokens of this segment consumed, 1 .. T, increasing */
     const int32_t *ckpt_dst;    /* a state slot or GPU_SRC_CARRY */
     float *logits;              /* non-NULL on the last segment: vocab logits of token T-1 */
+    int first;                  /* the request's first segment (profiles restart) */
 } gpu_seg;
 
 typedef struct gpu_ops {

@@ -1,0 +1,77 @@
+/* ssd_ckpt.cuh -- a checkpoint inside the segment (the paper's section
+ * 4.1): the SSM state after the first r tokens, rolled forward from the
+ * state at the chunk boundary before r,
+ *
+ *   k = floor(r / Q), m = r - kQ (tokens past the boundary)
+ *   S_r = exp(cs_k[m-1]) S_k + sum_{s<m} exp(cs_k[m-1] - cs_k[s]) dt_s x_s B_s^T
+ *
+ * and written to a state slot (storage type) or to the carry (fp32).  On a
+ * boundary (m = 0) it is a copy; off one it costs 2 m P N FLOPs a head.
+ *
+ * Block (checkpoint, head), 256 threads, each owning E = P N / 256 state
+ * elements in registers: element e = tid + 256 j is (p, n) with
+ * n = tid mod N, p = tid / N + j (256 / N), since N divides 256.  Tokens
+ * are staged 16 at a time in shared memory. */
+#pragma once
+#include "gpu_backend/kernels/common.cuh"
+
+#define CKPT_MAXE 64 /* P N <= 16384 */
+
+static inline size_t ssd_ckpt_smem(int P, int N) { return (size_t)16 * (P + N + 1) * sizeof(float); }
+
+template <typename T>
+__global__ void __launch_bounds__(256)
+    ssd_ckpt_kernel(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
+                    const int32_t *ck_dst, const T *xbc, int64_t ld, int64_t boff, const float *states,
+                    const float *dt, const float *cs, int H, int P, int N, int G, int Q) {
+    GPU_DYN_SMEM(smem);
+    float *xs = reinterpret_cast<float *>(smem), *bs = xs + 16 * P, *ws = bs + 16 * N;
+    int i = blockIdx.x, h = blockIdx.y, g = h / (H / G), tid = threadIdx.x;
+    int64_t r = ck_r[i], k = r / Q, m = r - k * Q, PN = (int64_t)P * N;
+    int E = (int)(PN / 256), n = tid % N, p0 = tid / N, pstep = 256 / N;
+    const float *S0 = states + (k * H + h) * PN;
+    const float *csh = cs + (k * H + h) * Q, *dth = dt + (k * H + h) * Q;
+    float lastc = m > 0 ? csh[m - 1] : 0.0f, decay = expf(lastc);
+    float acc[CKPT_MAXE];
+#pragma unroll
+    for (int j = 0; j < CKPT_MAXE; j++) acc[j] = 0.0f;
+    for (int64_t s0 = 0; s0 < m; s0 += 16) {
+        int ns = m - s0 < 16 ? (int)(m - s0) : 16;
+        __syncthreads();
+        for (int e = tid; e < ns * P; e += blockDim.x) {
+            int ss = e / P, pp = e - ss * P;
+            xs[ss * P + pp] = to_f(xbc[(k * Q + s0 + ss) * ld + (int64_t)h * P + pp]);
+        }
+        for (int e = tid; e < ns * N; e += blockDim.x) {
+            int ss = e / N, nn = e - ss * N;
+            bs[ss * N + nn] = to_f(xbc[(k * Q + s0 + ss) * ld + boff + (int64_t)g * N + nn]);
+        }
+        if (tid < ns) ws[tid] = expf(lastc - csh[s0 + tid]) * dth[s0 + tid];
+        __syncthreads();
+        for (int ss = 0; ss < ns; ss++) {
+            float wb = ws[ss], b = bs[ss * N + n];
+#pragma unroll
+            for (int j = 0; j < CKPT_MAXE; j++)
+                if (j < E) acc[j] += wb * xs[ss * P + p0 + j * pstep] * b;
+        }
+    }
+    int32_t dst = ck_dst[i];
+#pragma unroll
+    for (int j = 0; j < CKPT_MAXE; j++) {
+        if (j >= E) break;
+        int64_t e = (int64_t)(p0 + j * pstep) * N + n;
+        float v = decay * S0[e] + acc[j];
+        if (dst >= 0) pool[dst * slot_stride + layer_off + h * PN + e] = from_f<T>(v);
+        else carry[h * PN + e] = v;
+    }
+}
+
+template <typename T>
+static void ssd_ckpt(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
+                     const int32_t *ck_dst, int nck, const T *xbc, int64_t ld, int64_t boff, const float *states,
+                     const float *dt, const float *cs, int H, int P, int N, int G, int Q, cudaStream_t st) {
+    GPU_LAUNCH(dim3((unsigned)nck, (unsigned)H), dim3(256), ssd_ckpt_smem(P, N), st,
+               ssd_ckpt_kernel<T>)(pool, slot_stride, layer_off, carry, ck_r, ck_dst, xbc, ld, boff, states, dt, cs,
+                                   H, P, N, G, Q);
+    launchCheck();
+}

@@ -1,0 +1,61 @@
+/* state_io.cuh -- moving a Mamba2 layer's state between the pools and the
+ * scan's working buffers.
+ *
+ *   restore    slot (storage type) | carry (fp32 SSM, storage-type conv) | zeros
+ *                -> states[0] (fp32, the scan's initial state), win (conv window)
+ *   conv_save  the conv window after r tokens -> slot | carry, per checkpoint:
+ *              the raw conv inputs at r-K+1 .. r-1, from the window before
+ *              the segment where r < K-1
+ *
+ * (The SSM half of a checkpoint is ssd_ckpt.cuh.)  Both are plain copies:
+ * one thread an element, coalesced, bound by memory bandwidth. */
+#pragma once
+#include "gpu_backend/gpu_internal.h"
+#include "gpu_backend/kernels/common.cuh"
+
+template <typename T>
+__global__ void state_restore_kernel(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off,
+                                     int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
+                                     int64_t CE) {
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    const T *slot = src >= 0 ? pool + src * slot_stride + layer_off : nullptr;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < SE + CE; e += stride) {
+        if (e < SE) s0[e] = slot ? to_f(slot[e]) : (src == GPU_SRC_CARRY ? carry_ssm[e] : 0.0f);
+        else win[e - SE] = slot ? slot[e] : (src == GPU_SRC_CARRY ? carry_conv[e - SE] : from_f<T>(0.0f));
+    }
+}
+
+template <typename T>
+static void state_restore(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off, int32_t src,
+                          const float *carry_ssm, const T *carry_conv, int64_t SE, int64_t CE, cudaStream_t st) {
+    int64_t blocks = ceil_div(SE + CE, 256);
+    if (blocks > 8192) blocks = 8192;
+    GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore_kernel<T>)(s0, win, pool, slot_stride,
+                                                                                   layer_off, src, carry_ssm,
+                                                                                   carry_conv, SE, CE);
+    launchCheck();
+}
+
+template <typename T>
+__global__ void conv_save_kernel(T *pool, int64_t slot_stride, int64_t conv_off, T *carry_conv, const int64_t *ck_r,
+                                 const int32_t *ck_dst, const T *in, int64_t ldi, const T *win, int64_t C, int K) {
+    int i = blockIdx.y;
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    int64_t r = ck_r[i];
+    int32_t dst = ck_dst[i];
+    T *o = dst >= 0 ? pool + dst * slot_stride + conv_off : carry_conv;
+    for (int j = 0; j < K - 1; j++) {
+        int64_t s = r - (K - 1) + j;
+        o[j * C + c] = s >= 0 ? in[s * ldi + c] : win[((K - 1) + s) * C + c];
+    }
+}
+
+template <typename T>
+static void conv_save(T *pool, int64_t slot_stride, int64_t conv_off, T *carry_conv, const int64_t *ck_r,
+                      const int32_t *ck_dst, int nck, const T *in, int64_t ldi, const T *win, int64_t C, int K,
+                      cudaStream_t st) {
+    GPU_LAUNCH(dim3((unsigned)ceil_div(C, 256), (unsigned)nck), dim3(256), 0, st,
+               conv_save_kernel<T>)(pool, slot_stride, conv_off, carry_conv, ck_r, ck_dst, in, ldi, win, C, K);
+    launchCheck();
+}
