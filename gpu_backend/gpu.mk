@@ -83,5 +83,11 @@ $(EMU_DIR)/gpu_test: $(EMU_OBJ) $(GPU_HOST_OBJ)
 
 gpu-emu-test:
 	@test -f $(CUDA_HOME)/include/cuda_fp16.h || { echo "gpu-emu-test: CUDA headers not found under $(CUDA_HOME)/include"; exit 1; }
-	$(MAKE) --no-print-directory $(EMU_DIR)/gpu_test
+	$(MAKE) --no-print-directory $(EMU_DIR)/gpu_test $(EMU_DIR)/gpu_bench
 	$(EMU_DIR)/gpu_test --small
+	$(EMU_DIR)/gpu_bench --quick --model tiny --lens 64,100 --scan-tokens 256 --no-floors
+
+# The bench program too, on a model small enough to emulate: checks its
+# host logic, measures nothing.
+$(EMU_DIR)/gpu_bench: $(EMU_DIR)/gpu_bench.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o $(GPU_HOST_OBJ)
+	$(CXX) -o $@ $^ -ljansson -lm

@@ -228,6 +228,14 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr attr, int) {
     }
     return cudaSuccess;
 }
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "CPU emulator (emu.h)");
+    p->multiProcessorCount = 132;
+    p->totalGlobalMem = emu_total();
+    p->major = 9;
+    return cudaSuccess;
+}
 cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
     *total_b = emu_total();
     *free_b = *total_b > g_used ? *total_b - g_used : 0;
