@@ -31,7 +31,7 @@ field() { grep -o "\"$1\": [^,}]*" <<<"$2" | head -n 1 | sed 's/.*: //'; }
 
 run() { # label, spec, capacity, extra sim options
   local label=$1 spec=$2 cap=$3; shift 3
-  local trace="$OUT/${spec%%:*}.jsonl.gz"
+  local trace="$OUT/${spec%%:*}.mtrace"  # packed: written and read in a blink
   "$M" gen "${spec%%:*}" $(tr ',' '\n' <<<"${spec#*:}" | sed 's/^/--/; s/=/ /') -o "$trace" >/dev/null
   echo
   echo "== $label: $("$M" stats "$trace" --json | sed -n 's/.*"requests": \([0-9]*\).*"sessions": \([0-9]*\).*/\1 requests, \2 sessions/p'), cache $cap =="

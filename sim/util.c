@@ -135,7 +135,7 @@ int mu_atomic_open(mu_atomic_file *af, const char *path, char *err, size_t errle
     if (is_gz) {
         int fd = dup(fileno(f));
         fclose(f);
-        af->gz = fd >= 0 ? gzdopen(fd, "wb6") : NULL;
+        af->gz = fd >= 0 ? gzdopen(fd, "wb1") : NULL; /* level 1: several times faster than 6, a little larger */
         if (!af->gz) {
             if (fd >= 0) close(fd);
             unlink(af->tmp);

@@ -144,7 +144,10 @@ static void test_compact(void **state) {
     tr_pack_info info;
     gen("swebench:sessions=20", &t);
     assert_int_equal(tr_pack_write_info(&t, tmp("s.mtrace"), NULL, &info, &e), 0);
-    assert_true(info.pool_out * 3 < info.pool_in);
+    /* the reader's builder overlaps a session's re-sent history too; the
+     * packed writer also stores the prompt that sessions share once */
+    assert_true(info.pool_out + 19 * 1000 < info.pool_in);
+    assert_true(info.pool_in * 3 < t.total_in + t.total_out);
     assert_true(info.rebased >= 19); /* every first turn but one shares the prompt */
     assert_int_equal(tr_load(tmp("s.mtrace"), &u, &e), 0);
     uint64_t naive = (t.total_in + t.total_out) * 4;

@@ -23,19 +23,31 @@ void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...)
 
 /* ---- builder ------------------------------------------------------------ */
 
-/* A session's latest full sequence, to find the next turn's shared prefix. */
+/* A session while its trace is built: its latest full sequence (to find the
+ * next turn's shared prefix) and its own token pool.  Pools are laid end to
+ * end when the trace is finished, so a request's tokens can start inside
+ * what its session stored before: an agent that drops an old observation
+ * re-sends the rest of its history, and those tokens are stored once.
+ *
+ *   session pool:  [ ... turn t's new tokens ................ ]
+ *   turn t+1:              ^ starts here (the re-sent tail) .... ] + new turn
+ */
 typedef struct sess {
     int64_t id;      /* session_id */
     int64_t last;    /* index of its latest request, -1 for an empty slot */
     int32_t *seq;    /* that request's full sequence */
     uint32_t len;    /* tokens in seq */
     uint32_t cap;    /* allocated tokens */
+    int32_t *pool;   /* the session's stored tokens */
+    uint64_t plen;   /* tokens in pool */
+    uint64_t pcap;   /* allocated */
+    uint64_t goff;   /* where its pool starts in the trace's pool (at finish) */
 } sess;
 
 struct tr_builder {
-    tr_trace t;       /* the trace being built */
+    tr_trace t;       /* the trace being built; req[i].off is session-local until finish */
     size_t req_cap;   /* allocated requests */
-    uint64_t pool_cap;/* allocated pool tokens */
+    uint32_t *slot;   /* each request's session slot, for relocating offsets */
     sess *s;          /* open-addressing table of sessions */
     size_t s_cap;     /* slots (a power of two) */
 };
@@ -44,8 +56,12 @@ tr_builder *tr_builder_new(void) { return calloc(1, sizeof(tr_builder)); }
 
 void tr_builder_free(tr_builder *b) {
     if (!b) return;
-    for (size_t i = 0; i < b->s_cap; i++) free(b->s[i].seq);
+    for (size_t i = 0; i < b->s_cap; i++) {
+        free(b->s[i].seq);
+        free(b->s[i].pool);
+    }
     free(b->s);
+    free(b->slot);
     tr_free(&b->t);
     free(b);
 }
@@ -58,7 +74,8 @@ static uint64_t mix64(uint64_t x) {
     return x ^ (x >> 33);
 }
 
-/* Find or create the session slot of id; NULL on OOM. */
+/* Find or create the session slot of id; NULL on OOM.  Slots move when the
+ * table grows: requests' slot numbers are refreshed then. */
 static sess *sess_get(tr_builder *b, int64_t id) {
     if (b->t.n_sessions * 2 + 2 > b->s_cap) {
         size_t ncap = b->s_cap ? b->s_cap * 2 : 64;
@@ -71,6 +88,11 @@ static sess *sess_get(tr_builder *b, int64_t id) {
             while (ns[h].last >= 0) h = (h + 1) & (ncap - 1);
             ns[h] = b->s[i];
         }
+        for (size_t r = 0; r < b->t.n; r++) { /* re-point requests at their sessions' new slots */
+            size_t h = mix64((uint64_t)b->t.req[r].session_id) & (ncap - 1);
+            while (ns[h].last < 0 || ns[h].id != b->t.req[r].session_id) h = (h + 1) & (ncap - 1);
+            b->slot[r] = (uint32_t)h;
+        }
         free(b->s);
         b->s = ns;
         b->s_cap = ncap;
@@ -80,12 +102,59 @@ static sess *sess_get(tr_builder *b, int64_t id) {
     return &b->s[h];
 }
 
+/* Where in the session's pool a request's new tokens f[0..nf) can start:
+ * the previous turn's stored tokens S[from..n_prev) sit at the pool's end;
+ * if f begins with a tail S[j..n_prev) of them, start there.  Returns the
+ * pool offset and sets *reuse to the overlapping tokens (0: none). */
+static uint64_t overlap(const sess *s, const tr_req *prev, const int32_t *f, uint64_t nf, uint64_t *reuse) {
+    *reuse = 0;
+    uint32_t n_prev = prev->n_in + prev->n_out, from = prev->n_shared;
+    if (prev->off + (n_prev - from) != s->plen || nf == 0) return s->plen; /* not at the end */
+    const int32_t *S = s->seq;
+    uint64_t budget = 8 * (uint64_t)n_prev; /* bound the search on degenerate inputs */
+    for (uint32_t j = from; j < n_prev && budget > 0; j++) {
+        uint64_t k = n_prev - j;
+        if (S[j] != f[0] || k > nf) continue;
+        uint64_t m = mu_lcp32(S + j, f, k);
+        budget -= m + 1;
+        if (m == k) { /* the longest overlap: the earliest j */
+            *reuse = k;
+            return prev->off + (j - from);
+        }
+    }
+    return s->plen;
+}
+
+static int sess_pool_put(sess *s, const int32_t *t, uint64_t n) {
+    if (s->plen + n > s->pcap) {
+        uint64_t nc = s->pcap ? s->pcap : 1024;
+        while (nc < s->plen + n) nc *= 2;
+        int32_t *np = realloc(s->pool, nc * sizeof *np);
+        if (!np) return -1;
+        s->pool = np;
+        s->pcap = nc;
+    }
+    memcpy(s->pool + s->plen, t, n * sizeof *t);
+    s->plen += n;
+    return 0;
+}
+
 int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
                    uint32_t n_in, const int32_t *out, uint32_t n_out, tr_err *err) {
     uint64_t n = (uint64_t)n_in + n_out;
     if (n > 0xffffffffu) {
         tr_errf(err, b->t.path, b->t.n + 1, "request of %llu tokens is too long", (unsigned long long)n);
         return -1;
+    }
+    if (b->t.n == b->req_cap) { /* first: sess_get may re-point slots of every request */
+        size_t nc = b->req_cap ? b->req_cap * 2 : 256;
+        tr_req *nr = realloc(b->t.req, nc * sizeof *nr);
+        if (!nr) goto oom;
+        b->t.req = nr;
+        uint32_t *ns = realloc(b->slot, nc * sizeof *ns);
+        if (!ns) goto oom;
+        b->slot = ns;
+        b->req_cap = nc;
     }
     sess *s = sess_get(b, session_id);
     if (!s) goto oom;
@@ -97,29 +166,28 @@ int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts
         if (shared == m && shared == n_in && s->len > n_in)
             shared += (uint32_t)mu_lcp32(s->seq + n_in, out, s->len - n_in < n_out ? s->len - n_in : n_out);
     }
-    if (b->t.n == b->req_cap) {
-        size_t nc = b->req_cap ? b->req_cap * 2 : 256;
-        tr_req *nr = realloc(b->t.req, nc * sizeof *nr);
-        if (!nr) goto oom;
-        b->t.req = nr;
-        b->req_cap = nc;
-    }
-    uint64_t fresh_tokens = n - shared;
-    if (b->t.pool_len + fresh_tokens > b->pool_cap) {
-        uint64_t nc = b->pool_cap ? b->pool_cap * 2 : 1 << 16;
-        while (nc < b->t.pool_len + fresh_tokens) nc *= 2;
-        int32_t *np = realloc(b->t.pool, nc * sizeof *np);
-        if (!np) goto oom;
-        b->t.pool = np;
-        b->pool_cap = nc;
-    }
     if (n > s->cap) {
         uint32_t nc = s->cap ? s->cap : 1024;
         while (nc < n) nc = nc * 2 < nc ? (uint32_t)n : nc * 2;
-        int32_t *ns = realloc(s->seq, (size_t)nc * sizeof *ns);
-        if (!ns) goto oom;
-        s->seq = ns;
+        int32_t *nq = realloc(s->seq, (size_t)nc * sizeof *nq);
+        if (!nq) goto oom;
+        s->seq = nq;
         s->cap = nc;
+    }
+    /* the new tokens, contiguous: full[shared..n) */
+    uint64_t nf = n - shared;
+    int32_t *f = malloc((nf + 1) * sizeof *f);
+    if (!f) goto oom;
+    if (shared < n_in) {
+        memcpy(f, in + shared, (size_t)(n_in - shared) * 4);
+        memcpy(f + (n_in - shared), out, (size_t)n_out * 4);
+    } else {
+        memcpy(f, out + (shared - n_in), (size_t)nf * 4);
+    }
+    uint64_t reuse = 0, off = fresh ? s->plen : overlap(s, &b->t.req[s->last], f, nf, &reuse);
+    if (sess_pool_put(s, f + reuse, nf - reuse)) {
+        free(f);
+        goto oom;
     }
     tr_req *r = &b->t.req[b->t.n];
     r->session_id = session_id;
@@ -129,22 +197,11 @@ int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts
     r->n_out = n_out;
     r->base = fresh ? -1 : s->last;
     r->n_shared = shared;
-    r->off = b->t.pool_len;
-    /* new tokens: the part of in and out past the shared prefix */
-    int32_t *dst = b->t.pool + b->t.pool_len;
-    if (shared < n_in) {
-        memcpy(dst, in + shared, (size_t)(n_in - shared) * 4);
-        memcpy(dst + (n_in - shared), out, (size_t)n_out * 4);
-    } else {
-        memcpy(dst, out + (shared - n_in), (size_t)(n - shared) * 4);
-    }
-    b->t.pool_len += fresh_tokens;
+    r->off = off;
+    b->slot[b->t.n] = (uint32_t)(s - b->s);
     /* remember the full sequence for the session's next turn */
-    if (shared < n_in) memcpy(s->seq + shared, in + shared, (size_t)(n_in - shared) * 4);
-    if (shared < n) {
-        uint32_t from = shared > n_in ? shared - n_in : 0;
-        memcpy(s->seq + n_in + from, out + from, (size_t)(n_out - from) * 4);
-    }
+    memcpy(s->seq + shared, f, (size_t)nf * 4);
+    free(f);
     s->len = (uint32_t)n;
     if (fresh) {
         s->id = session_id;
@@ -154,6 +211,7 @@ int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts
     if (n > b->t.max_len) b->t.max_len = (uint32_t)n;
     b->t.total_in += n_in;
     b->t.total_out += n_out;
+    b->t.pool_len += nf - reuse;
     b->t.n++;
     return 0;
 oom:
@@ -165,14 +223,33 @@ size_t tr_builder_count(const tr_builder *b) { return b->t.n; }
 
 int tr_builder_finish(tr_builder *b, tr_trace *t, const char *path, tr_err *err) {
     memset(t, 0, sizeof *t);
-    if (path) {
-        b->t.path = strdup(path);
-        if (!b->t.path) {
-            tr_errf(err, path, 0, "out of memory");
-            tr_builder_free(b);
-            return -1;
+    /* lay the session pools end to end, in order of first appearance */
+    uint64_t total = 0;
+    for (size_t r = 0; r < b->t.n; r++) {
+        sess *s = &b->s[b->slot[r]];
+        if (b->t.req[r].base < 0) {
+            s->goff = total;
+            total += s->plen;
         }
     }
+    int32_t *pool = malloc((total + 1) * sizeof *pool);
+    char *p = path ? strdup(path) : NULL;
+    if (!pool || (path && !p)) {
+        free(pool);
+        free(p);
+        tr_errf(err, path, 0, "out of memory");
+        tr_builder_free(b);
+        return -1;
+    }
+    for (size_t r = 0; r < b->t.n; r++) {
+        sess *s = &b->s[b->slot[r]];
+        if (b->t.req[r].base < 0 && s->plen) memcpy(pool + s->goff, s->pool, s->plen * sizeof *pool);
+        b->t.req[r].off += s->goff;
+    }
+    free(b->t.pool);
+    b->t.pool = pool;
+    b->t.pool_len = total;
+    b->t.path = p;
     *t = b->t;
     memset(&b->t, 0, sizeof b->t);
     tr_builder_free(b);

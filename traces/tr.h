@@ -16,6 +16,9 @@
  *
  * "shared" is the longest common prefix of this request's full sequence
  * (input + output) and its base's full sequence; the pool holds the rest.
+ * The pool is laid out session by session, and a request's tokens may start
+ * inside what its session stored before: an agent that drops an old
+ * observation re-sends the rest of its history, which is stored once.
  * Memory grows with each request's new tokens, not with its whole history.
  * tr_tokens() rebuilds a full sequence into a caller buffer by following the
  * chain (at most one hop per earlier turn).
