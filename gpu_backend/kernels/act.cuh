@@ -7,14 +7,11 @@ template <typename T>
 __global__ void relu2_kernel(T *x, int64_t n8) {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n8; e += stride) {
-        int4 v = reinterpret_cast<int4 *>(x)[e];
-        T *h = reinterpret_cast<T *>(&v);
+        float f[8];
+        load8(f, x + 8 * e);
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
-            float f = to_f(h[k]);
-            h[k] = from_f<T>(f > 0.0f ? f * f : 0.0f);
-        }
-        reinterpret_cast<int4 *>(x)[e] = v;
+        for (int k = 0; k < 8; k++) f[k] = f[k] > 0.0f ? f[k] * f[k] : 0.0f;
+        store8(x + 8 * e, f);
     }
 }
 

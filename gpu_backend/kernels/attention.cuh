@@ -58,8 +58,10 @@ __global__ void __launch_bounds__(ATT_THREADS)
     }
     for (int e = tid; e < ATT_BQ * ldo_s; e += blockDim.x) os[e] = 0.0f;
 
-    /* this lane's row (two lanes a row, each half the columns) */
-    const int row = warp * 16 + (lane >> 1), side = lane & 1;
+    /* This lane's row (two lanes a row, each half the columns).  Lanes walk
+     * their columns from a different start, rot, so the 32 lanes of a warp
+     * touch 32 different banks at each step (row strides are 4 mod 32 words). */
+    const int row = warp * 16 + (lane & 15), side = lane >> 4, rot = 2 * ((lane & 15) >> 3) + side;
     const bool row_ok = q0 + row < T_;
     const int64_t qpos = pos0 + q0 + row;
     float m = ATT_NEG, l = 0.0f;
@@ -96,25 +98,31 @@ __global__ void __launch_bounds__(ATT_THREADS)
         /* 3. online softmax, base 2 */
         float *srow = sc + row * lds + side * 32;
         float tmax = ATT_NEG;
-        for (int c = 0; c < 32; c++) {
+        for (int i = 0; i < 32; i++) {
+            int c = (i + rot) & 31;
             int64_t j = k0 + side * 32 + c;
             float s = (row_ok && j <= qpos && j < nkeys) ? srow[c] * scale_log2 : ATT_NEG;
             srow[c] = s;
             tmax = fmaxf(tmax, s);
         }
-        tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
+        tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 16));
         float m_new = fmaxf(m, tmax), alpha = exp2f(m - m_new), psum = 0.0f;
         T *prow = ps + row * ldp + side * 32;
-        for (int c = 0; c < 32; c++) {
+        for (int i = 0; i < 32; i++) {
+            int c = (i + rot) & 31;
             float s = srow[c], p = s > 0.5f * ATT_NEG ? exp2f(s - m_new) : 0.0f;
             prow[c] = from_f<T>(p);
             psum += p;
         }
-        psum += __shfl_xor_sync(0xffffffffu, psum, 1);
+        psum += __shfl_xor_sync(0xffffffffu, psum, 16);
         l = l * alpha + psum;
         m = m_new;
-        float *orow = os + row * ldo_s + side * (hd / 2);
-        for (int c = 0; c < hd / 2; c++) orow[c] *= alpha;
+        const int half = hd / 2;
+        float *orow = os + row * ldo_s + side * half;
+        for (int i = 0; i < half; i++) {
+            int c = i + rot < half ? i + rot : i + rot - half;
+            orow[c] *= alpha;
+        }
         __syncwarp();
         /* 4. O += P V for this warp's rows */
         for (int jt = 0; jt < hd / 16; jt++) {
@@ -131,11 +139,15 @@ __global__ void __launch_bounds__(ATT_THREADS)
         }
         __syncthreads(); /* every warp is done with ks, vs before they are refilled */
     }
-    if (row_ok) {
-        float inv = 1.0f / l;
+    if (row_ok) { /* 16-byte stores */
+        float inv = 1.0f / l, f[8];
         T *o = out + (q0 + row) * ldo + (int64_t)h * hd + side * (hd / 2);
         const float *orow = os + row * ldo_s + side * (hd / 2);
-        for (int c = 0; c < hd / 2; c++) o[c] = from_f<T>(orow[c] * inv);
+        for (int c = 0; c < hd / 2; c += 8) {
+#pragma unroll
+            for (int k = 0; k < 8; k++) f[k] = orow[c + k] * inv;
+            store8(o + c, f);
+        }
     }
 }
 

@@ -116,3 +116,25 @@ __device__ __forceinline__ float block_sum(float v, float *red) {
     for (int i = 0; i < nw; i++) s += red[i];
     return s;
 }
+
+/* ---- 16-byte accesses: eight storage-type values <-> floats --------------
+ * The bits move through memcpy, not a pointer cast: reading an int4 as
+ * T[8] through a cast breaks strict aliasing (nvcc forgives it, a host
+ * compiler need not); memcpy of 16 bytes compiles to register moves. */
+
+template <typename T> __device__ __forceinline__ void load8(float *f, const T *p) {
+    int4 v = *reinterpret_cast<const int4 *>(p);
+    T h[8];
+    memcpy(static_cast<void *>(h), &v, 16);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = to_f(h[k]);
+}
+
+template <typename T> __device__ __forceinline__ void store8(T *p, const float *f) {
+    T h[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) h[k] = from_f<T>(f[k]);
+    int4 v;
+    memcpy(&v, h, 16);
+    *reinterpret_cast<int4 *>(p) = v;
+}

@@ -63,19 +63,30 @@ __global__ void __launch_bounds__(256)
         dts[q] = dth[q];
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < Q * N; i += blockDim.x) {
-        int q = i / N, n = i - q * N;
-        float v = t0 + q < T_ ? to_f(xbc[(t0 + q) * ld + coff + (int64_t)g * N + n]) : 0.0f;
-        cs_[q * ldc + n] = from_f<T>(expf(css[q]) * v);
+    /* 16-byte loads (P, N, conv_dim and the column offsets are multiples of 8) */
+    const int nv = N / 8, pv = P / 8;
+    for (int i = threadIdx.x; i < Q * nv; i += blockDim.x) {
+        int q = i / nv, n8 = (i - q * nv) * 8;
+        float f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (t0 + q < T_) load8(f, xbc + (t0 + q) * ld + coff + (int64_t)g * N + n8);
+        float e = expf(css[q]);
+#pragma unroll
+        for (int k = 0; k < 8; k++) f[k] *= e;
+        store8(cs_ + q * ldc + n8, f);
     }
     const float *S = states + ((int64_t)c * H + h) * P * N;
-    for (int i = threadIdx.x; i < P * N; i += blockDim.x) {
-        int p = i / N, n = i - p * N;
-        ss[p * ldc + n] = from_f<T>(S[i]);
+    for (int i = threadIdx.x; i < P * nv; i += blockDim.x) {
+        int p = i / nv, n8 = (i - p * nv) * 8;
+        float4 a = *reinterpret_cast<const float4 *>(S + (int64_t)p * N + n8);
+        float4 b = *reinterpret_cast<const float4 *>(S + (int64_t)p * N + n8 + 4);
+        float f[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        store8(ss + p * ldc + n8, f);
     }
-    for (int i = threadIdx.x; i < Q * P; i += blockDim.x) {
-        int q = i / P, p = i - q * P;
-        xs[q * ldx + p] = t0 + q < T_ ? xbc[(t0 + q) * ld + (int64_t)h * P + p] : from_f<T>(0.0f);
+    for (int i = threadIdx.x; i < Q * pv; i += blockDim.x) {
+        int q = i / pv, p8 = (i - q * pv) * 8;
+        int4 v = make_int4(0, 0, 0, 0);
+        if (t0 + q < T_) v = *reinterpret_cast<const int4 *>(xbc + (t0 + q) * ld + (int64_t)h * P + p8);
+        *reinterpret_cast<int4 *>(xs + q * ldx + p8) = v;
     }
     __syncthreads();
 

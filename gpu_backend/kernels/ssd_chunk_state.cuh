@@ -34,15 +34,22 @@ __global__ void __launch_bounds__(256)
     float last = csh[Q - 1];
     for (int q = threadIdx.x; q < Q; q += blockDim.x) ws[q] = expf(last - csh[q]) * dth[q];
     __syncthreads();
+    /* 16-byte loads: P, N, conv_dim and the column offsets are multiples of 8 */
     int64_t t0 = (int64_t)c * Q;
-    for (int i = threadIdx.x; i < Q * P; i += blockDim.x) {
-        int q = i / P, p = i - q * P;
-        xs[q * ldx + p] = t0 + q < T_ ? xbc[(t0 + q) * ld + (int64_t)h * P + p] : from_f<T>(0.0f);
+    const int pv = P / 8, nv = N / 8;
+    for (int i = threadIdx.x; i < Q * pv; i += blockDim.x) {
+        int q = i / pv, p8 = (i - q * pv) * 8;
+        int4 v = make_int4(0, 0, 0, 0);
+        if (t0 + q < T_) v = *reinterpret_cast<const int4 *>(xbc + (t0 + q) * ld + (int64_t)h * P + p8);
+        *reinterpret_cast<int4 *>(xs + q * ldx + p8) = v;
     }
-    for (int i = threadIdx.x; i < Q * N; i += blockDim.x) {
-        int q = i / N, n = i - q * N;
-        float v = t0 + q < T_ ? to_f(xbc[(t0 + q) * ld + boff + (int64_t)g * N + n]) : 0.0f;
-        bs[q * ldb + n] = from_f<T>(ws[q] * v);
+    for (int i = threadIdx.x; i < Q * nv; i += blockDim.x) {
+        int q = i / nv, n8 = (i - q * nv) * 8;
+        float f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (t0 + q < T_) load8(f, xbc + (t0 + q) * ld + boff + (int64_t)g * N + n8);
+#pragma unroll
+        for (int k = 0; k < 8; k++) f[k] *= ws[q];
+        store8(bs + q * ldb + n8, f);
     }
     __syncthreads();
     int warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5, tn = N / 16, ntiles = (P / 16) * tn;

@@ -38,13 +38,13 @@ __global__ void __launch_bounds__(256)
     for (int64_t s0 = 0; s0 < m; s0 += 16) {
         int ns = m - s0 < 16 ? (int)(m - s0) : 16;
         __syncthreads();
-        for (int e = tid; e < ns * P; e += blockDim.x) {
-            int ss = e / P, pp = e - ss * P;
-            xs[ss * P + pp] = to_f(xbc[(k * Q + s0 + ss) * ld + (int64_t)h * P + pp]);
+        for (int e = tid; e < ns * (P / 8); e += blockDim.x) { /* 16-byte loads */
+            int ss = e / (P / 8), p8 = (e - ss * (P / 8)) * 8;
+            load8(xs + ss * P + p8, xbc + (k * Q + s0 + ss) * ld + (int64_t)h * P + p8);
         }
-        for (int e = tid; e < ns * N; e += blockDim.x) {
-            int ss = e / N, nn = e - ss * N;
-            bs[ss * N + nn] = to_f(xbc[(k * Q + s0 + ss) * ld + boff + (int64_t)g * N + nn]);
+        for (int e = tid; e < ns * (N / 8); e += blockDim.x) {
+            int ss = e / (N / 8), n8 = (e - ss * (N / 8)) * 8;
+            load8(bs + ss * N + n8, xbc + (k * Q + s0 + ss) * ld + boff + (int64_t)g * N + n8);
         }
         if (tid < ns) ws[tid] = expf(lastc - csh[s0 + tid]) * dth[s0 + tid];
         __syncthreads();
