@@ -456,8 +456,10 @@ template <typename T> void test_model(const char *preset) {
     }
     report(worst_split < bound, "model %s %s: split at p (on/off chunk boundaries) vs whole, on the GPU: worst %.2e",
            preset, dname<T>(), worst_split);
-    report(worst_x < bound, "model %s %s: split on the GPU vs whole on the CPU: worst %.2e", preset, dname<T>(),
-           worst_x);
+    /* two errors stacked: the state rounded to the storage type at the split,
+     * and the CUDA-vs-CPU difference; hence twice the bound */
+    report(worst_x < 2 * bound, "model %s %s: split on the GPU vs whole on the CPU: worst %.2e (bound %.0e)", preset,
+           dname<T>(), worst_x, 2 * bound);
 
     /* a checkpoint mid-prefill == the final state of a shorter prefill, on
      * the GPU, and == the CPU's state */
