@@ -138,6 +138,8 @@ if conf:
     lines = []
     m, s = by.get("marconi", []), by.get("sglang+", [])
     for a, b in zip(m, s):
+        if int(a["requests"]) == 0:  # an empty bucket has no hit rate
+            continue
         hi = b["hi"] if b["hi"] != "inf" else "40000"
         lines.append([a["lo"], hi, num(a["token_hit_rate"]), num(b["token_hit_rate"]), num(a["prefill_p50"]),
                       num(b["prefill_p50"]), num(a["prefill_p95"]), num(b["prefill_p95"]), a["requests"]])
