@@ -50,7 +50,8 @@ enum {
     CQ_EVICT_OWN_PATH = 1u << 5,     /* eviction may remove nodes of the path being inserted */
     CQ_HEAPQ_TIES = 1u << 6,         /* LRU ties fall as Python's heapq orders a DFS list of leaves */
     CQ_BLOCK_PARTIAL_NO_TOUCH = 1u << 7, /* vLLM+ lookups do not refresh a matched partial block */
-    CQ_REFERENCE = (1u << 8) - 1,
+    CQ_REFERENCE = CQ_LEAF_BYTES_LOOPVAR | CQ_MLP_PARENT_ATTN | CQ_MATCH_PAST_PARTIAL | CQ_ESTIMATED_BYTES |
+                   CQ_EVICT_OWN_PATH | CQ_HEAPQ_TIES | CQ_BLOCK_PARTIAL_NO_TOUCH,
 };
 
 /* Quirk names for --quirks, with CQ_ bits; NULL-terminated. */
