@@ -12,6 +12,15 @@
 /* Length of the longest common prefix of a[0..n) and b[0..n). */
 size_t mu_lcp32(const int32_t *a, const int32_t *b, size_t n);
 
+/* A 64-bit mixer (murmur3's finaliser) for hash tables keyed by integers. */
+static inline uint64_t mu_hash64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
 /* Shortest decimal that reads back as v, Python repr style ("0.1", "3.0",
  * "1e+20" -> "1e+20"); buf holds at least 40 bytes. */
 char *mu_fmt_double(double v, char *buf);

@@ -66,14 +66,6 @@ void tr_builder_free(tr_builder *b) {
     free(b);
 }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
-}
-
 /* Find or create the session slot of id; NULL on OOM.  Slots move when the
  * table grows: requests' slot numbers are refreshed then. */
 static sess *sess_get(tr_builder *b, int64_t id) {
@@ -84,12 +76,12 @@ static sess *sess_get(tr_builder *b, int64_t id) {
         for (size_t i = 0; i < ncap; i++) ns[i].last = -1;
         for (size_t i = 0; i < b->s_cap; i++) {
             if (b->s[i].last < 0) continue;
-            size_t h = mix64((uint64_t)b->s[i].id) & (ncap - 1);
+            size_t h = mu_hash64((uint64_t)b->s[i].id) & (ncap - 1);
             while (ns[h].last >= 0) h = (h + 1) & (ncap - 1);
             ns[h] = b->s[i];
         }
         for (size_t r = 0; r < b->t.n; r++) { /* re-point requests at their sessions' new slots */
-            size_t h = mix64((uint64_t)b->t.req[r].session_id) & (ncap - 1);
+            size_t h = mu_hash64((uint64_t)b->t.req[r].session_id) & (ncap - 1);
             while (ns[h].last < 0 || ns[h].id != b->t.req[r].session_id) h = (h + 1) & (ncap - 1);
             b->slot[r] = (uint32_t)h;
         }
@@ -97,7 +89,7 @@ static sess *sess_get(tr_builder *b, int64_t id) {
         b->s = ns;
         b->s_cap = ncap;
     }
-    size_t h = mix64((uint64_t)id) & (b->s_cap - 1);
+    size_t h = mu_hash64((uint64_t)id) & (b->s_cap - 1);
     while (b->s[h].last >= 0 && b->s[h].id != id) h = (h + 1) & (b->s_cap - 1);
     return &b->s[h];
 }

@@ -59,19 +59,11 @@ struct tr_ptrie {
     ablk *arena;      /* copied labels, newest block first */
 };
 
-static uint64_t hash64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
-}
-
 static inline uint64_t ckey(uint32_t parent, int32_t tok) { return (uint64_t)parent << 32 | (uint32_t)tok; }
 
 static uint32_t child(const tr_ptrie *p, uint32_t parent, int32_t tok) {
     uint64_t k = ckey(parent, tok), m = p->map_cap - 1;
-    for (uint64_t h = hash64(k) & m;; h = (h + 1) & m) {
+    for (uint64_t h = mu_hash64(k) & m;; h = (h + 1) & m) {
         if (p->map[h].val == 0) return 0;
         if (p->map[h].key == k) return p->map[h].val;
     }
@@ -80,7 +72,7 @@ static uint32_t child(const tr_ptrie *p, uint32_t parent, int32_t tok) {
 /* Set (parent, tok) -> c; room must have been reserved. */
 static void set_child(tr_ptrie *p, uint32_t parent, int32_t tok, uint32_t c) {
     uint64_t k = ckey(parent, tok), m = p->map_cap - 1;
-    for (uint64_t h = hash64(k) & m;; h = (h + 1) & m) {
+    for (uint64_t h = mu_hash64(k) & m;; h = (h + 1) & m) {
         if (p->map[h].val == 0) {
             p->map[h].key = k;
             p->map[h].val = c;
@@ -112,7 +104,7 @@ static int reserve(tr_ptrie *p, uint64_t nodes) {
         if (!nm) return -1;
         for (uint64_t i = 0; i < p->map_cap; i++) {
             if (!p->map[i].val) continue;
-            uint64_t h = hash64(p->map[i].key) & (nc - 1);
+            uint64_t h = mu_hash64(p->map[i].key) & (nc - 1);
             while (nm[h].val) h = (h + 1) & (nc - 1);
             nm[h] = p->map[i];
         }
@@ -335,7 +327,7 @@ static int count_ids(const tr_trace *t, uint64_t *out) {
         memset(h, 0xff, cap * 4); /* 0xffffffff: empty (IDs are < 2^31) */
         for (uint64_t i = 0; i < t->pool_len; i++) {
             uint32_t x = (uint32_t)t->pool[i];
-            uint64_t j = hash64(x) & (cap - 1);
+            uint64_t j = mu_hash64(x) & (cap - 1);
             while (h[j] != 0xffffffffu && h[j] != x) j = (j + 1) & (cap - 1);
             if (h[j] == x) continue;
             h[j] = x;
@@ -349,7 +341,7 @@ static int count_ids(const tr_trace *t, uint64_t *out) {
                 memset(nh, 0xff, nc * 4);
                 for (uint64_t k = 0; k < cap; k++) {
                     if (h[k] == 0xffffffffu) continue;
-                    uint64_t q = hash64(h[k]) & (nc - 1);
+                    uint64_t q = mu_hash64(h[k]) & (nc - 1);
                     while (nh[q] != 0xffffffffu) q = (q + 1) & (nc - 1);
                     nh[q] = h[k];
                 }
@@ -386,7 +378,7 @@ int tr_stats_compute(const tr_trace *t, tr_stats *s, tr_err *err) {
     for (uint64_t i = 0; i < n; i++) {
         const tr_req *r = &t->req[i];
         /* its session */
-        uint64_t h = hash64((uint64_t)r->session_id) & (scap - 1);
+        uint64_t h = mu_hash64((uint64_t)r->session_id) & (scap - 1);
         while (smap[h].idx && smap[h].id != r->session_id) h = (h + 1) & (scap - 1);
         if (!smap[h].idx) {
             if (ns >= t->n_sessions + 1) { /* more sessions than the trace claims */
