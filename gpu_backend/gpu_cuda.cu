@@ -21,6 +21,7 @@
  *     rope   [Tm][hd/2] f32x2   cos, sin of the segment's positions
  *     win    [K-1][conv_dim]    the conv window before the segment
  *     carry  [n_ssm] (f32 SSM, T conv)  the state between segments
+ *     cuBLAS's workspace (32 MiB)
  *
  * A Mamba2 layer of a segment runs: in_proj GEMM; restore (slot | carry |
  * zeros -> states[0], win); conv1d; ssd_prep; C B^T (batched GEMM); chunk
@@ -59,9 +60,11 @@ namespace {
 
 enum { P_GEMM, P_SCAN, P_ATT, P_CONV, P_STATE, P_OTHER, P_NCLASS };
 
-/* Device memory left free beyond the plan: the CUDA context, cuBLAS's
- * workspace and handles. */
+/* Device memory left free beyond the plan: the CUDA context and cuBLAS's
+ * handle.  cuBLAS's workspace comes from the plan (32 MiB, what NVIDIA
+ * recommends on Hopper), so no prefill allocates. */
 constexpr size_t kMargin = (size_t)512 << 20;
+constexpr size_t kBlasWorkspace = (size_t)32 << 20;
 constexpr int kMaxEvents = 8192;
 
 struct ExecBase {
@@ -107,6 +110,7 @@ template <typename T> struct Exec : ExecBase {
     cudaStream_t st = nullptr;
     cublasHandle_t blas = nullptr;
     char *arena = nullptr;
+    char *blas_ws = nullptr;
     std::vector<void *> w; /* by tensor id */
     T *kv = nullptr, *state = nullptr;
     float *resid = nullptr, *dtc = nullptr, *cs = nullptr, *cb = nullptr, *states = nullptr;
@@ -219,6 +223,7 @@ template <typename T> struct Exec : ExecBase {
         A.add(&d_table, kv_slots, 3);
         A.add(&d_ck_r, Tm + 1, 3);
         A.add(&d_ck_dst, Tm + 1, 3);
+        A.add(&blas_ws, (int64_t)kBlasWorkspace, 3);
 
         size_t free_b = 0, total_b = 0;
         cudaCheck(cudaMemGetInfo(&free_b, &total_b));
@@ -237,6 +242,7 @@ template <typename T> struct Exec : ExecBase {
         cublasCheck(cublasSetStream(blas, st));
         cudaCheck(cudaMalloc(&arena, A.total));
         A.assign(arena);
+        cublasCheck(cublasSetWorkspace(blas, blas_ws, kBlasWorkspace)); /* after SetStream, which resets it */
         info->n_params = W.n_params;
         info->weight_bytes = (int64_t)A.by_cls[0];
         info->kv_pool_bytes = (int64_t)A.by_cls[1];
