@@ -102,8 +102,10 @@ typedef struct gpu_config {
 } gpu_config;
 
 /* Fill *cfg with defaults for model m: fp16, chunk 128 (32 when d < 1024),
- * max_tokens 8192, pools of 64 KV positions-worth and 4 states,
- * theta 10000, eps 1e-5, recurrent CPU scan, device 0. */
+ * max_tokens 8192, pool budgets of 4096 KV positions and 4 checkpoints
+ * counted at 4 bytes an element (the CUDA executor's 2-byte pools get twice
+ * the slots), theta 10000, eps 1e-5, recurrent CPU scan, device 0,
+ * profiling off. */
 void gpu_config_init(gpu_config *cfg, const fl_model *m);
 
 /* What a model holds, in real bytes, beside the paper's formula bytes. */

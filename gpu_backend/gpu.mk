@@ -34,8 +34,10 @@ GPU_HDRS  := gpu_backend/gpu.h gpu_backend/gpu_internal.h gpu_backend/gpu_ref.h 
 GPU_HOST_OBJ := $(GPU_C_OBJ) $(BUILD)/obj/flops/fl.o
 GPU_HAVE_JANSSON := $(shell echo '\#include <jansson.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 GPU_CAN_BUILD := $(if $(and $(NVCC),$(GPU_HAVE_JANSSON)),yes,)
+GPU_WHY_NOT := $(if $(NVCC),,nvcc not found; )$(if $(GPU_HAVE_JANSSON),,jansson headers not found; )
 ifeq ($(SAN),1)
   GPU_CAN_BUILD :=
+  GPU_WHY_NOT := not built under SAN=1 (use plain make gpu);
 endif
 
 .PHONY: gpu gpu-test gpu-bench gpu-emu-test
@@ -55,7 +57,7 @@ gpu-bench: $(GPU_DIR)/gpu_bench
 	$(GPU_DIR)/gpu_bench $(GPU_BENCH_ARGS)
 else
 gpu:
-	@echo "gpu: nvcc$(if $(NVCC),, (not found))$(if $(GPU_HAVE_JANSSON),, and the jansson headers (not found)) needed: the CUDA programs are not built. The CPU executor is tested by make test."
+	@echo "gpu: $(GPU_WHY_NOT) the CUDA programs are not built. The CPU executor is tested by make test."
 gpu-test:
 	@test -x $(GPU_DIR)/gpu_test || { echo "gpu-test: no $(GPU_DIR)/gpu_test here and nothing to build it with; run make gpu where nvcc is"; exit 1; }
 	$(GPU_DIR)/gpu_test $(GPU_TEST_ARGS)

@@ -325,14 +325,6 @@ int main(int argc, char **argv) {
             cudaCheck(cudaMemset(bias, 0, H * 4));
             cudaCheck(cudaMemset(alog, 0, H * 4));
             cudaCheck(cudaMemset(Dk, 0, H * 4));
-            size_t sm_scan = ssd_chunk_scan_smem(Q, P, N, 2), sm_state = ssd_chunk_state_smem(Q, P, N, 2);
-            const void *scan_k = P == 16   ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 16>)
-                                 : P == 32 ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 32>)
-                                 : P == 64 ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 64>)
-                                           : reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 128>);
-            cudaCheck(cudaFuncSetAttribute(scan_k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_scan));
-            cudaCheck(cudaFuncSetAttribute(reinterpret_cast<const void *>(&ssd_chunk_state_kernel<T>),
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_state));
             double parts[5];
             parts[0] = dev_ms(10, [&] { ssd_prep<T>(dt, cs, raw, H, bias, alog, Tn, H, Q, nch, 0); });
             parts[1] = dev_ms(10, [&] { chunk_cb<T>(h, cb, xbc + di, xbc + di + N, cd, Q, N, nch); });

@@ -249,17 +249,6 @@ template <typename T> struct Exec : ExecBase {
         info->state_pool_bytes = (int64_t)A.by_cls[2];
         info->workspace_bytes = (int64_t)A.by_cls[3];
 
-        /* Kernels past the default 48 KiB of dynamic shared memory opt in. */
-        if (need_att > 48 * 1024) set_smem(reinterpret_cast<const void *>(&attention_kernel<T>), need_att);
-        if (need_state > 48 * 1024) set_smem(reinterpret_cast<const void *>(&ssd_chunk_state_kernel<T>), need_state);
-        if (need_scan > 48 * 1024) {
-            const void *k = L.P == 16   ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 16>)
-                            : L.P == 32 ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 32>)
-                            : L.P == 64 ? reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 64>)
-                                        : reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, 128>);
-            set_smem(k, need_scan);
-        }
-
         /* Pools start zeroed so a slot never written reads as zeros. */
         if (L.n_attn) cudaCheck(cudaMemsetAsync(kv, 0, A.by_cls[1], st));
         if (state_slots) cudaCheck(cudaMemsetAsync(state, 0, A.by_cls[2], st));
@@ -270,10 +259,6 @@ template <typename T> struct Exec : ExecBase {
             for (auto &x : ev) cudaCheck(cudaEventCreate(&x));
         }
         cudaCheck(cudaStreamSynchronize(st));
-    }
-
-    static void set_smem(const void *kernel, size_t bytes) {
-        cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
     }
 
     /* Big matrices drawn on the device; small vectors on the host by the

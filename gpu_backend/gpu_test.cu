@@ -320,10 +320,6 @@ template <typename T> void test_attention(int nh, int nkv, int hd, int64_t pos0,
     up(dqkv, qkv);
     cudaCheck(cudaMemcpy(dslot.p, slot_of.data(), total * 4, cudaMemcpyHostToDevice));
     kv_scatter<T>(dpool.p, dslot.p, pos0, dqkv.p, ld, qd, kvd, Tn, 0);
-    size_t smem = attention_smem(hd, sizeof(T));
-    if (smem > 48 * 1024)
-        cudaCheck(cudaFuncSetAttribute(reinterpret_cast<const void *>(&attention_kernel<T>),
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     attention<T>(dout.p, qd, dqkv.p, ld, dpool.p, dslot.p, pos0, Tn, nh, nkv, hd, 0);
     cudaCheck(cudaDeviceSynchronize());
     /* reference: the new K, V scattered the same way */

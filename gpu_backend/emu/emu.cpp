@@ -200,6 +200,7 @@ unsigned char *dyn_smem() { return g_smem.data(); }
 
 namespace {
 std::map<void *, size_t> g_alloc;
+std::map<const void *, size_t> g_granted;
 size_t g_used = 0;
 cudaError_t g_last = cudaSuccess;
 
@@ -208,6 +209,14 @@ size_t emu_total() {
     return (size_t)(e ? atoll(e) : 16384) << 20;
 }
 } // namespace
+
+namespace emu {
+size_t smem_granted(const void *kernel) {
+    auto it = g_granted.find(kernel);
+    return it == g_granted.end() ? 48 * 1024 : it->second;
+}
+void launch_error(cudaError_t e) { g_last = e; }
+} // namespace emu
 
 extern "C" {
 
@@ -297,7 +306,13 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-cudaError_t cudaFuncSetAttribute(const void *, cudaFuncAttribute, int) { return cudaSuccess; }
+cudaError_t cudaFuncSetAttribute(const void *kernel, cudaFuncAttribute attr, int value) {
+    if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
+        if (value > 227 * 1024) return g_last = cudaErrorInvalidValue;
+        g_granted[kernel] = (size_t)value;
+    }
+    return cudaSuccess;
+}
 cudaError_t cudaGetLastError(void) {
     cudaError_t e = g_last;
     g_last = cudaSuccess;

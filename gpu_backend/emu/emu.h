@@ -12,7 +12,9 @@
  *   barriers   a barrier that not all live threads reach is reported as a
  *              deadlock, with where each thread waits
  *   shared     __shared__ is `static`; dynamic shared memory is filled with
- *              0xff bytes (NaN as half, bfloat16 or float) before each block
+ *              0xff bytes (NaN as half, bfloat16 or float) before each block;
+ *              a launch asking more than 48 KiB fails unless the kernel
+ *              opted in with cudaFuncSetAttribute, as on the GPU
  *   WMMA       fragments hold the whole 16x16 tile in every lane; loads and
  *              stores are warp-collective (all lanes read before any writes)
  *   memory     "device" memory is host memory; cudaMemGetInfo reports
@@ -62,12 +64,20 @@ void syncwarp();
 /* Every live lane of the warp deposits `size` bytes; each gets lane src's. */
 void warp_exchange(const void *in, void *out, size_t size, int src);
 unsigned char *dyn_smem();
+/* Dynamic shared memory a kernel may use (cudaFuncSetAttribute; 48 KiB without). */
+size_t smem_granted(const void *kernel);
+/* A launch that fails sets the error cudaGetLastError returns, as on the GPU. */
+void launch_error(cudaError_t e);
 
 template <typename... KA> struct Launcher {
     dim3 grid, block;
     size_t smem;
     void (*kernel)(KA...);
     template <typename... A> void operator()(A &&...a) const {
+        if (smem > smem_granted(reinterpret_cast<const void *>(kernel))) {
+            launch_error(cudaErrorInvalidValue); /* too much dynamic shared memory: the kernel does not run */
+            return;
+        }
         std::tuple<typename std::decay<KA>::type...> args(static_cast<typename std::decay<KA>::type>(a)...);
         void (*k)(KA...) = kernel;
         run_grid(grid, block, smem, [&]() { std::apply(k, args); });

@@ -70,6 +70,15 @@ static inline void cublas_check(cublasStatus_t s, const char *file, int line) {
 
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* A kernel launched with more than the default 48 KiB of dynamic shared
+ * memory must opt in first; launchers do it themselves, once per size
+ * (*done: the size already granted, a static of the launcher). */
+static inline void smem_optin(const void *kernel, size_t bytes, size_t *done) {
+    if (bytes <= 48 * 1024 || bytes <= *done) return;
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    *done = bytes;
+}
+
 /* ---- storage types ------------------------------------------------------ */
 
 __device__ __forceinline__ float to_f(float x) { return x; }

@@ -149,10 +149,13 @@ static void ssd_chunk_scan(T *y, int64_t ldy, const T *xbc, int64_t ld, int64_t 
     dim3 grid((unsigned)nch, (unsigned)H), block(256);
     switch (P) {
 #define CASE(p)                                                                                               \
-    case p:                                                                                                   \
+    case p: {                                                                                                 \
+        static size_t done = 0;                                                                               \
+        smem_optin(reinterpret_cast<const void *>(&ssd_chunk_scan_kernel<T, p>), smem, &done);               \
         GPU_LAUNCH(grid, block, smem, st, ssd_chunk_scan_kernel<T, p>)(y, ldy, xbc, ld, boff, coff, cb, states, \
                                                                       dt, cs, Dskip, T_, H, N, G, Q, nch);    \
-        break;
+        break;                                                                                                \
+    }
         CASE(16) CASE(32) CASE(64) CASE(128)
 #undef CASE
     default:

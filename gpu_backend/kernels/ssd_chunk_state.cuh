@@ -74,6 +74,8 @@ template <typename T>
 static void ssd_chunk_state(float *states, const T *xbc, int64_t ld, int64_t boff, const float *dt, const float *cs,
                             int64_t T_, int H, int P, int N, int G, int Q, int64_t nch, cudaStream_t st) {
     size_t smem = ssd_chunk_state_smem(Q, P, N, sizeof(T));
+    static size_t done = 0;
+    smem_optin(reinterpret_cast<const void *>(&ssd_chunk_state_kernel<T>), smem, &done);
     GPU_LAUNCH(dim3((unsigned)nch, (unsigned)H), dim3(256), smem, st,
                ssd_chunk_state_kernel<T>)(states, xbc, ld, boff, dt, cs, T_, H, P, N, G, Q);
     launchCheck();

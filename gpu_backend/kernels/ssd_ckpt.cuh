@@ -70,6 +70,8 @@ template <typename T>
 static void ssd_ckpt(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
                      const int32_t *ck_dst, int nck, const T *xbc, int64_t ld, int64_t boff, const float *states,
                      const float *dt, const float *cs, int H, int P, int N, int G, int Q, cudaStream_t st) {
+    static size_t done = 0;
+    smem_optin(reinterpret_cast<const void *>(&ssd_ckpt_kernel<T>), ssd_ckpt_smem(P, N), &done);
     GPU_LAUNCH(dim3((unsigned)nck, (unsigned)H), dim3(256), ssd_ckpt_smem(P, N), st,
                ssd_ckpt_kernel<T>)(pool, slot_stride, layer_off, carry, ck_r, ck_dst, xbc, ld, boff, states, dt, cs,
                                    H, P, N, G, Q);
