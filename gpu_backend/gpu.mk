@@ -6,6 +6,7 @@
 #   make gpu-bench       run gpu_bench (the hybrid-7b table; GPU_BENCH_ARGS=--quick for a short one)
 #   make gpu-emu-test    gpu_test's CUDA code compiled for the host and run on a CPU emulation
 #                        of the kernels (gpu_backend/emu/): no GPU needed, only CUDA headers
+#                        (EMU_SAN=1: under AddressSanitizer)
 #
 # The default build never needs nvcc.  Where this machine cannot build the
 # CUDA programs (no nvcc, or no jansson headers), gpu-test and gpu-bench run
@@ -68,10 +69,13 @@ endif
 
 # ---- the CPU emulation of the kernels (gpu_backend/emu/emu.h) --------------------
 
+# EMU_SAN=1 adds AddressSanitizer, so a kernel reading or writing outside a
+# buffer is caught (on the GPU it would be an illegal-address fault); ~5x slower.
 CXX       ?= g++
-EMU_DIR   := $(GPU_DIR)/emu
+EMU_DIR   := $(GPU_DIR)/emu$(if $(filter 1,$(EMU_SAN)),-asan)
 EMU_FLAGS := -std=c++17 -O2 -g -Wall -Wno-unknown-pragmas -Wno-unused-function -I. -I$(CUDA_HOME)/include \
-             -DGPU_EMU -U_FORTIFY_SOURCE
+             -DGPU_EMU -U_FORTIFY_SOURCE $(if $(filter 1,$(EMU_SAN)),-fsanitize=address -fno-omit-frame-pointer)
+EMU_LDFLAGS := $(if $(filter 1,$(EMU_SAN)),-fsanitize=address)
 EMU_OBJ   := $(EMU_DIR)/gpu_test.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o
 
 $(EMU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS) gpu_backend/emu/emu.h
@@ -81,7 +85,7 @@ $(EMU_DIR)/%.o: gpu_backend/emu/%.cpp gpu_backend/emu/emu.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) -c $< -o $@
 $(EMU_DIR)/gpu_test: $(EMU_OBJ) $(GPU_HOST_OBJ)
-	$(CXX) -o $@ $^ -ljansson -lm
+	$(CXX) $(EMU_LDFLAGS) -o $@ $^ -ljansson -lm
 
 gpu-emu-test:
 	@test -f $(CUDA_HOME)/include/cuda_fp16.h || { echo "gpu-emu-test: CUDA headers not found under $(CUDA_HOME)/include"; exit 1; }
@@ -92,4 +96,4 @@ gpu-emu-test:
 # The bench program too, on a model small enough to emulate: checks its
 # host logic, measures nothing.
 $(EMU_DIR)/gpu_bench: $(EMU_DIR)/gpu_bench.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o $(GPU_HOST_OBJ)
-	$(CXX) -o $@ $^ -ljansson -lm
+	$(CXX) $(EMU_LDFLAGS) -o $@ $^ -ljansson -lm
