@@ -5,7 +5,8 @@
  *   prefill    1K, 4K, 8K, 16K new tokens, cold and after a cached prefix
  *              of the same length (KV in the pool, state in a slot); 32K
  *              cold; time end to end (host call to logits on the host),
- *              split by op class (cfg.profile events)
+ *              then, on a second model with cfg.profile events (which
+ *              cost a little), split by op class
  *   scan       one Mamba2 layer's SSD scan at 8K tokens, alone
  *   state      save (working fp32 -> slot), restore (slot -> working) and
  *              slot-to-slot copy of a whole-model checkpoint
@@ -216,7 +217,7 @@ int main(int argc, char **argv) {
         cfg.max_tokens = maxn;
         cfg.kv_pool_bytes = maxn * m.n_attn * fl_real_kv_layer_bytes_per_token(&m);
         cfg.state_pool_bytes = 4LL * m.n_ssm * fl_real_ssm_layer_bytes(&m);
-        cfg.profile = 1;
+        cfg.profile = 0; /* the timed runs go without events; a second model profiles */
         double t0 = now_ms();
         Run r;
         r.g = gpu_create(&cfg, 1, GPU_BACKEND_CUDA, err, sizeof err);
@@ -257,7 +258,6 @@ int main(int argc, char **argv) {
         printf("## Prefill, end to end (median of %d)\n\n", reps);
         printf("| new tokens | cached prefix | ms | dense GEMM TFLOP/s | %% of cuBLAS 8192x4096x16384 | all FLOP/s "
                "incl. attention | paper-formula TFLOP |\n|---|---|---|---|---|---|---|\n");
-        std::vector<std::pair<std::string, gpu_profile>> profs;
         auto row = [&](int64_t n, int64_t p, double ms) {
             double dense = dense_flops(L, n), att = attn_flops(L, p, n);
             fl_i128 paper = fl_total(fl_extend_flops(&m, p, n));
@@ -269,23 +269,13 @@ int main(int argc, char **argv) {
         for (int64_t n : lens) {
             double ms = time_ms(reps, [&] { prefill(r, 0, n, GPU_NO_SLOT, 0, 0, logits.data()); });
             row(n, 0, ms);
-            gpu_profile pc;
-            gpu_get_profile(r.g, &pc);
-            profs.push_back({std::to_string(n) + " cold", pc});
             /* cached prefix of n: its KV in slots 0..n-1, its state in slot 0 */
             if (!prefill(r, 0, n, GPU_NO_SLOT, n, 0, nullptr)) return 1;
             ms = time_ms(reps, [&] { prefill(r, n, n, 0, 0, 0, logits.data()); });
             row(n, n, ms);
-            gpu_get_profile(r.g, &pc);
-            profs.push_back({std::to_string(n) + " after " + std::to_string(n), pc});
         }
-        if (!quick && maxn > longest) {
-            double ms = time_ms(1, [&] { prefill(r, 0, maxn, GPU_NO_SLOT, 0, 0, logits.data()); });
-            row(maxn, 0, ms);
-            gpu_profile pc;
-            gpu_get_profile(r.g, &pc);
-            profs.push_back({std::to_string(maxn) + " cold", pc});
-        }
+        bool longest_run = !quick && maxn > longest;
+        if (longest_run) row(maxn, 0, time_ms(1, [&] { prefill(r, 0, maxn, GPU_NO_SLOT, 0, 0, logits.data()); }));
         {
             /* what a checkpoint costs: on a chunk boundary (a copy), and one
              * token before it (chunk - 1 tokens rolled forward) */
@@ -297,10 +287,32 @@ int main(int argc, char **argv) {
                    "at %lld (chunk boundary, a copy) %+.2f ms.\n",
                    (long long)n, base, (long long)(n - 1), cfg.chunk - 1, off - base, (long long)n, on - base);
         }
-        printf("\n## Where the time goes (ms, events around each op; total is end to end)\n\n");
+        gpu_destroy(r.g);
+
+        /* the same prefills once more on a model that records events */
+        cfg.profile = 1;
+        r.g = gpu_create(&cfg, 1, GPU_BACKEND_CUDA, err, sizeof err);
+        if (!r.g) {
+            printf("gpu_bench: %s\n", err);
+            return 1;
+        }
+        printf("\n## Where the time goes (ms; events around each op, second run of each; total is end to end)\n\n");
         printf("| prefill | total | GEMM | SSD scan | attention | conv1d | state I/O | other |\n"
                "|---|---|---|---|---|---|---|---|\n");
-        for (auto &p : profs) print_prof(p.first.c_str(), p.second);
+        gpu_profile pc;
+        for (int64_t n : lens) {
+            for (int k = 0; k < 2; k++) prefill(r, 0, n, GPU_NO_SLOT, n, 0, logits.data());
+            gpu_get_profile(r.g, &pc);
+            print_prof((std::to_string(n) + " cold, checkpoint at the end").c_str(), pc);
+            for (int k = 0; k < 2; k++) prefill(r, n, n, 0, 0, 0, logits.data());
+            gpu_get_profile(r.g, &pc);
+            print_prof((std::to_string(n) + " after " + std::to_string(n)).c_str(), pc);
+        }
+        if (longest_run) {
+            prefill(r, 0, maxn, GPU_NO_SLOT, 0, 0, logits.data());
+            gpu_get_profile(r.g, &pc);
+            print_prof((std::to_string(maxn) + " cold").c_str(), pc);
+        }
         gpu_destroy(r.g);
 
         /* ---- the SSD scan of one layer alone, 8K tokens ---------------------------- */
