@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include "sim/cmds.h"
 #include "sim/util.h"
 #include "traces/tr_gen.h"
@@ -33,33 +35,7 @@ static int run(int (*cmd)(int, char **), ...) {
     for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-    char ep[600], op[600];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
-    snprintf(op, sizeof op, "%s/stdout.txt", dir);
-    fflush(stderr);
-    fflush(stdout);
-    int se = dup(2), so = dup(1);
-    int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644), fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fe, 2);
-    dup2(fo, 1);
-    int rc = cmd(argc, argv);
-    fflush(stderr);
-    fflush(stdout);
-    dup2(se, 2);
-    dup2(so, 1);
-    close(fe);
-    close(fo);
-    close(se);
-    close(so);
-    FILE *f = fopen(ep, "r");
-    size_t n = fread(err_buf, 1, sizeof err_buf - 1, f);
-    err_buf[n] = '\0';
-    fclose(f);
-    f = fopen(op, "r");
-    n = fread(out_buf, 1, sizeof out_buf - 1, f);
-    out_buf[n] = '\0';
-    fclose(f);
-    return rc;
+    return run_captured_out(cmd, argc, argv, dir, err_buf, sizeof err_buf, out_buf, sizeof out_buf);
 }
 
 static const char *tmp(const char *name) {

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
+
 #include "sim/cmds.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_pack.h"
@@ -37,28 +39,7 @@ static int run(int (*cmd)(int, char **), ...) {
     for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-    char ep[600];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", dir);
-    fflush(stderr);
-    fflush(stdout);
-    int se = dup(2), so = dup(1);
-    int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644), nul = open("/dev/null", O_WRONLY);
-    dup2(fe, 2);
-    dup2(nul, 1);
-    int rc = cmd(argc, argv);
-    fflush(stderr);
-    fflush(stdout);
-    dup2(se, 2);
-    dup2(so, 1);
-    close(fe);
-    close(nul);
-    close(se);
-    close(so);
-    FILE *f = fopen(ep, "r");
-    size_t n = fread(err_buf, 1, sizeof err_buf - 1, f);
-    err_buf[n] = '\0';
-    fclose(f);
-    return rc;
+    return run_captured(cmd, argc, argv, dir, err_buf, sizeof err_buf);
 }
 
 static void gen(const char *spec, tr_trace *t) {
