@@ -193,6 +193,19 @@ static void dist(rp_row *row, const char *prefix, const sim_dist *d, int have) {
 
 static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
 
+/* A JSON array built item by item into b, then stored as the raw field
+ * name; any failed allocation marks the row. */
+static int arr_put(tr_buf *b, size_t i, const char *item) {
+    if (i == 0) b->len = 0;
+    return (i == 0 ? tr_buf_put(b, "[", 1) : tr_buf_put(b, ", ", 2)) || tr_buf_put(b, item, strlen(item));
+}
+
+static void arr_finish(rp_row *row, const char *name, tr_buf *b, size_t n, int bad) {
+    if (n == 0) b->len = 0;
+    if (bad || (n == 0 && tr_buf_put(b, "[", 1)) || tr_buf_put(b, "]", 1)) row->oom = 1;
+    else rp_raw(row, name, b->p);
+}
+
 void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_result *r) {
     const cache_cfg *cc = &cfg->cache;
     int flop = cc->ev == &evict_flop, des = r->timing == SIM_DES;
@@ -278,31 +291,26 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
     }
     /* JSON only: the tuner's history and scores, the length buckets */
     tr_buf b = {0};
-    char n1[48], n2[48];
-    int bad = tr_buf_put(&b, "[", 1);
-    for (int i = 0; i < r->tunings && i < TUN_HIST_MAX && !bad; i++) {
-        char e[160];
-        snprintf(e, sizeof e, "%s{\"request\": %zu, \"alpha\": %s}", i ? ", " : "", r->tuned_at[i],
-                 mu_fmt_double(r->alphas[i], n1));
-        bad = tr_buf_put(&b, e, strlen(e));
+    char n1[48], n2[48], e[600];
+    int bad = 0;
+    size_t n = (size_t)(r->tunings < TUN_HIST_MAX ? r->tunings : TUN_HIST_MAX);
+    for (size_t i = 0; i < n && !bad; i++) {
+        snprintf(e, sizeof e, "{\"request\": %zu, \"alpha\": %s}", r->tuned_at[i], mu_fmt_double(r->alphas[i], n1));
+        bad = arr_put(&b, i, e);
     }
-    if (!bad) bad = tr_buf_put(&b, "]", 1);
-    if (!bad) rp_raw(row, "alpha_history", b.p);
-    b.len = 0;
-    bad = tr_buf_put(&b, "[", 1);
-    for (int i = 0; r->tunings && i < r->ngrid && !bad; i++) {
-        char e[200];
-        snprintf(e, sizeof e, "%s{\"alpha\": %s, \"flops_saved\": %s}", i ? ", " : "", mu_fmt_double(r->grid[i], n1),
+    arr_finish(row, "alpha_history", &b, n, bad);
+    n = r->tunings ? (size_t)r->ngrid : 0;
+    bad = 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        snprintf(e, sizeof e, "{\"alpha\": %s, \"flops_saved\": %s}", mu_fmt_double(r->grid[i], n1),
                  fl_i128_str(r->scores[i], n2));
-        bad = tr_buf_put(&b, e, strlen(e));
+        bad = arr_put(&b, i, e);
     }
-    if (!bad) bad = tr_buf_put(&b, "]", 1);
-    if (!bad) rp_raw(row, "tuning_scores", b.p);
-    b.len = 0;
-    bad = tr_buf_put(&b, "[", 1);
+    arr_finish(row, "tuning_scores", &b, n, bad);
+    bad = 0;
     for (int i = 0; i < r->nbuckets && !bad; i++) {
         const sim_bucket *k = &r->buckets[i];
-        char e[600], hi[48], t[300] = "";
+        char hi[48], t[300] = "";
         if (isinf(k->hi)) strcpy(hi, "null");
         else mu_fmt_double(k->hi, hi);
         if (des) {
@@ -313,36 +321,29 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
                      mu_fmt_double(k->prefill.p50, f), mu_fmt_double(k->prefill.p95, g));
         }
         snprintf(e, sizeof e,
-                 "%s{\"lo\": %s, \"hi\": %s, \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64
+                 "{\"lo\": %s, \"hi\": %s, \"requests\": %" PRIu64 ", \"input_tokens\": %" PRIu64
                  ", \"hit_tokens\": %" PRIu64 ", \"token_hit_rate\": %s%s}",
-                 i ? ", " : "", mu_fmt_double(k->lo, n1), hi, k->requests, k->input_tokens, k->hit_tokens,
+                 mu_fmt_double(k->lo, n1), hi, k->requests, k->input_tokens, k->hit_tokens,
                  mu_fmt_double(ratio(k->hit_tokens, k->input_tokens), n2), t);
-        bad = tr_buf_put(&b, e, strlen(e));
+        bad = arr_put(&b, (size_t)i, e);
     }
-    if (!bad) bad = tr_buf_put(&b, "]", 1);
-    if (!bad) rp_raw(row, "buckets", b.p);
-    if (bad) row->oom = 1;
+    arr_finish(row, "buckets", &b, (size_t)(r->nbuckets > 0 ? r->nbuckets : 0), bad);
     free(b.p);
 }
 
 void sim_report_composition(rp_row *row, const sim_result *r) {
     tr_buf b = {0};
-    int bad = tr_buf_put(&b, "[", 1);
+    int bad = 0;
     for (size_t i = 0; i < r->nsamples && !bad; i++) {
         const sim_sample *x = &r->samples[i];
         char e[200], t[48];
-        snprintf(e, sizeof e, "%s[%s, %" PRId64 ", %" PRId64 ", %" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
-                 mu_fmt_double(x->t, t), x->kv_bytes, x->ssm_bytes, x->states_admitted, x->evictions);
-        bad = tr_buf_put(&b, e, strlen(e));
+        snprintf(e, sizeof e, "[%s, %" PRId64 ", %" PRId64 ", %" PRIu64 ", %" PRIu64 "]", mu_fmt_double(x->t, t),
+                 x->kv_bytes, x->ssm_bytes, x->states_admitted, x->evictions);
+        bad = arr_put(&b, i, e);
     }
-    if (!bad) bad = tr_buf_put(&b, "]", 1);
-    if (!bad) {
-        rp_raw(row, "composition", b.p);
-        rp_raw(row, "composition_columns",
-               r->timing == SIM_DES ? "[\"seconds\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]"
-                                    : "[\"request\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]");
-    } else {
-        row->oom = 1;
-    }
+    arr_finish(row, "composition", &b, r->nsamples, bad);
     free(b.p);
+    rp_raw(row, "composition_columns",
+           r->timing == SIM_DES ? "[\"seconds\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]"
+                                : "[\"request\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]");
 }
