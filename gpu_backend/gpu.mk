@@ -4,6 +4,8 @@
 #   make gpu             CUDA programs $(BUILD)/gpu/gpu_test and gpu_bench, when nvcc is found
 #   make gpu-test        run gpu_test (CUDA vs the CPU reference; GPU_TEST_ARGS=--no-7b skips hybrid-7b)
 #   make gpu-bench       run gpu_bench (the hybrid-7b table; GPU_BENCH_ARGS=--quick for a short one)
+#   make gpu-check       both, then compute-sanitizer, each under a time limit, logs into
+#                        GPU_CHECK_OUT (scripts/gpu_check.sh: the one command for a lent GPU machine)
 #   make gpu-emu-test    gpu_test's CUDA code compiled for the host and run on a CPU emulation
 #                        of the kernels (gpu_backend/emu/): no GPU needed, only CUDA headers
 #                        (EMU_SAN=1: under AddressSanitizer)
@@ -41,7 +43,11 @@ ifeq ($(SAN),1)
   GPU_WHY_NOT := not built under SAN=1 (use plain make gpu);
 endif
 
-.PHONY: gpu gpu-test gpu-bench gpu-emu-test
+.PHONY: gpu gpu-test gpu-bench gpu-check gpu-emu-test
+
+GPU_CHECK_OUT ?= $(if $(OUT),$(OUT),results/gpu)
+gpu-check:
+	bash scripts/gpu_check.sh $(GPU_CHECK_OUT)
 
 $(GPU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS)
 	@mkdir -p $(dir $@)
