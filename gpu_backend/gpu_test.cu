@@ -336,18 +336,33 @@ template <typename T> void test_attention(int nh, int nkv, int hd, int64_t pos0,
            dname<T>(), nh, nkv, hd, (long long)pos0, (long long)Tn, e, bound);
 }
 
-template <typename T> void test_state_io() {
-    int64_t SE = 512, CE = 3 * 40, C = 40, Tn = 10;
+/* C = 40 gives the 8-wide restore (every offset a multiple of 8), C = 42
+ * the one-element one. */
+template <typename T> void test_state_io(int64_t C) {
+    int64_t SE = 512, CE = 3 * C, Tn = 10;
     int K = 4;
     int64_t slot_elems = 2 * (SE + CE), off = SE + CE; /* layer 1 of a two-layer slot */
     auto pool = rnd<T>(3 * slot_elems, 40, -1, 1), in = rnd<T>(Tn * C, 41, -1, 1);
+    auto carry = rnd<T>(SE, 42, -1, 1, false); /* fp32: unrounded */
+    auto carry_conv = rnd<T>(CE, 43, -1, 1);
     Dev<T> dpool(3 * slot_elems), dwin(CE), din(Tn * C), dcarry_conv(CE);
     Dev<float> ds0(SE), dcarry(SE);
     up(dpool, pool);
     up(din, in);
-    state_restore<T>(ds0.p, dwin.p, dpool.p, slot_elems, off, 2, nullptr, nullptr, SE, CE, 0);
-    auto s0 = down(ds0), w = down(dwin);
+    up(dcarry, carry);
+    up(dcarry_conv, carry_conv);
     bool ok = true;
+    /* from the carry, then from nothing (zeros), then from slot 2 */
+    state_restore<T>(ds0.p, dwin.p, dpool.p, slot_elems, off, GPU_SRC_CARRY, dcarry.p, dcarry_conv.p, SE, CE, 0);
+    auto s0 = down(ds0), w = down(dwin);
+    for (int64_t e = 0; e < SE; e++) ok &= s0[e] == carry[e];
+    for (int64_t e = 0; e < CE; e++) ok &= w[e] == carry_conv[e];
+    state_restore<T>(ds0.p, dwin.p, dpool.p, slot_elems, off, GPU_SRC_ZERO, dcarry.p, dcarry_conv.p, SE, CE, 0);
+    s0 = down(ds0), w = down(dwin);
+    for (int64_t e = 0; e < SE; e++) ok &= s0[e] == 0.0f;
+    for (int64_t e = 0; e < CE; e++) ok &= w[e] == 0.0f;
+    state_restore<T>(ds0.p, dwin.p, dpool.p, slot_elems, off, 2, dcarry.p, dcarry_conv.p, SE, CE, 0);
+    s0 = down(ds0), w = down(dwin);
     for (int64_t e = 0; e < SE; e++) ok &= s0[e] == pool[2 * slot_elems + off + e];
     for (int64_t e = 0; e < CE; e++) ok &= w[e] == pool[2 * slot_elems + off + SE + e];
     /* conv windows after r = 1 (reaches into the old window) and r = 7, to slot 0 and the carry */
@@ -363,7 +378,8 @@ template <typename T> void test_state_io() {
     gpu_ref_conv_state(r1.data(), in.data(), C, w.data(), 1, C, K);
     gpu_ref_conv_state(r7.data(), in.data(), C, w.data(), 7, C, K);
     for (int64_t e = 0; e < CE; e++) ok &= gp[off + SE + e] == r1[e] && gc[e] == r7[e];
-    report(ok, "kernel state_restore + conv_save %s: exact copies", dname<T>());
+    report(ok, "kernel state_restore (slot, carry, zeros; %s) + conv_save %s: exact copies",
+           (SE + CE) % 8 == 0 ? "8 a thread" : "1 a thread", dname<T>());
 }
 
 /* ---- the model ------------------------------------------------------------------ */
@@ -581,10 +597,13 @@ int main(int argc, char **argv) {
         test_relu2_rope<__nv_bfloat16>();
         test_matmul<__half>(hb);
         test_matmul<__nv_bfloat16>(hb);
-        test_state_io<__half>();
+        test_state_io<__half>(40);
+        test_state_io<__half>(42);
+        test_state_io<__nv_bfloat16>(40);
         test_ssd<__half>(hb, 8, 16, 16, 1, 16, 75);
         test_ssd<__half>(hb, 4, 32, 32, 2, 32, 70);
         test_ssd<__nv_bfloat16>(hb, 8, 16, 16, 1, 16, 75);
+        test_ssd<__half>(hb, 40, 16, 16, 2, 16, 40); /* two groups of heads in ssd_prep, the second partial */
         if (!small) test_ssd<__half>(hb, 4, 64, 128, 1, 128, 300);
         test_attention<__half>(4, 4, 16, 0, 70);
         test_attention<__half>(4, 2, 16, 50, 40);

@@ -5,11 +5,13 @@
  *   k = floor(r / Q), m = r - kQ (tokens past the boundary)
  *   S_r = exp(cs_k[m-1]) S_k + sum_{s<m} exp(cs_k[m-1] - cs_k[s]) dt_s x_s B_s^T
  *
+ * (summed in that order: the decayed S_k, then the tokens one by one) *
  * and written to a state slot (storage type) or to the carry (fp32).  On a
  * boundary (m = 0) it is a copy; off one it costs 2 m P N FLOPs a head.
  *
  * Block (checkpoint, head), 256 threads, each owning E = P N / 256 state
- * elements in registers: element e = tid + 256 j is (p, n) with
+ * elements in registers (MAXE >= E, a template parameter so the registers
+ * are E's size: 32 at hybrid-7b's P = 64, N = 128, where 64 spilled): element e = tid + 256 j is (p, n) with
  * n = tid mod N, p = tid / N + j (256 / N), since N divides 256.  Tokens
  * are staged 16 at a time in shared memory. */
 #pragma once
@@ -19,7 +21,7 @@
 
 static inline size_t ssd_ckpt_smem(int P, int N) { return (size_t)16 * (P + N + 1) * sizeof(float); }
 
-template <typename T>
+template <typename T, int MAXE>
 __global__ void __launch_bounds__(256)
     ssd_ckpt_kernel(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
                     const int32_t *ck_dst, const T *xbc, int64_t ld, int64_t boff, const float *states,
@@ -32,9 +34,12 @@ __global__ void __launch_bounds__(256)
     const float *S0 = states + (k * H + h) * PN;
     const float *csh = cs + (k * H + h) * Q, *dth = dt + (k * H + h) * Q;
     float lastc = m > 0 ? csh[m - 1] : 0.0f, decay = expf(lastc);
-    float acc[CKPT_MAXE];
+    /* The boundary state first: E independent loads in flight a thread
+     * (on a boundary, m = 0, this and the stores below are all there is). */
+    float acc[MAXE];
 #pragma unroll
-    for (int j = 0; j < CKPT_MAXE; j++) acc[j] = 0.0f;
+    for (int j = 0; j < MAXE; j++)
+        acc[j] = j < E ? decay * S0[(int64_t)(p0 + j * pstep) * N + n] : 0.0f;
     for (int64_t s0 = 0; s0 < m; s0 += 16) {
         int ns = m - s0 < 16 ? (int)(m - s0) : 16;
         __syncthreads();
@@ -51,18 +56,17 @@ __global__ void __launch_bounds__(256)
         for (int ss = 0; ss < ns; ss++) {
             float wb = ws[ss], b = bs[ss * N + n];
 #pragma unroll
-            for (int j = 0; j < CKPT_MAXE; j++)
+            for (int j = 0; j < MAXE; j++)
                 if (j < E) acc[j] += wb * xs[ss * P + p0 + j * pstep] * b;
         }
     }
     int32_t dst = ck_dst[i];
 #pragma unroll
-    for (int j = 0; j < CKPT_MAXE; j++) {
+    for (int j = 0; j < MAXE; j++) {
         if (j >= E) break;
         int64_t e = (int64_t)(p0 + j * pstep) * N + n;
-        float v = decay * S0[e] + acc[j];
-        if (dst >= 0) pool[dst * slot_stride + layer_off + h * PN + e] = from_f<T>(v);
-        else carry[h * PN + e] = v;
+        if (dst >= 0) pool[dst * slot_stride + layer_off + h * PN + e] = from_f<T>(acc[j]);
+        else carry[h * PN + e] = acc[j];
     }
 }
 
@@ -70,10 +74,21 @@ template <typename T>
 static void ssd_ckpt(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
                      const int32_t *ck_dst, int nck, const T *xbc, int64_t ld, int64_t boff, const float *states,
                      const float *dt, const float *cs, int H, int P, int N, int G, int Q, cudaStream_t st) {
-    static size_t done = 0;
-    smem_optin(reinterpret_cast<const void *>(&ssd_ckpt_kernel<T>), ssd_ckpt_smem(P, N), &done);
-    GPU_LAUNCH(dim3((unsigned)nck, (unsigned)H), dim3(256), ssd_ckpt_smem(P, N), st,
-               ssd_ckpt_kernel<T>)(pool, slot_stride, layer_off, carry, ck_r, ck_dst, xbc, ld, boff, states, dt, cs,
-                                   H, P, N, G, Q);
+    int E = P * N / 256;
+    dim3 grid((unsigned)nck, (unsigned)H);
+    size_t smem = ssd_ckpt_smem(P, N);
+    switch (E <= 8 ? 8 : E <= 16 ? 16 : E <= 32 ? 32 : 64) {
+#define CASE(e)                                                                                                   \
+    case e: {                                                                                                     \
+        static size_t done = 0;                                                                                   \
+        smem_optin(reinterpret_cast<const void *>(&ssd_ckpt_kernel<T, e>), smem, &done);                         \
+        GPU_LAUNCH(grid, dim3(256), smem, st, ssd_ckpt_kernel<T, e>)(pool, slot_stride, layer_off, carry, ck_r,    \
+                                                                     ck_dst, xbc, ld, boff, states, dt, cs, H, P, \
+                                                                     N, G, Q);                                    \
+        break;                                                                                                    \
+    }
+        CASE(8) CASE(16) CASE(32) CASE(64)
+#undef CASE
+    }
     launchCheck();
 }

@@ -7,8 +7,12 @@
  *              the raw conv inputs at r-K+1 .. r-1, from the window before
  *              the segment where r < K-1
  *
- * (The SSM half of a checkpoint is ssd_ckpt.cuh.)  Both are plain copies:
- * one thread an element, coalesced, bound by memory bandwidth. */
+ * (The SSM half of a checkpoint is ssd_ckpt.cuh.)  Both are plain copies,
+ * coalesced, bound by memory bandwidth.  restore moves eight elements a
+ * thread (a 16-byte load, two 16-byte fp32 stores) wherever the slot,
+ * the layer's offset and both halves are multiples of eight elements, as
+ * they are for every shape the executor accepts with d_state >= 8; one
+ * element a thread otherwise. */
 #pragma once
 #include "gpu_backend/gpu_internal.h"
 #include "gpu_backend/kernels/common.cuh"
@@ -26,13 +30,48 @@ __global__ void state_restore_kernel(float *s0, T *win, const T *pool, int64_t s
 }
 
 template <typename T>
+__global__ void state_restore8_kernel(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off,
+                                      int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
+                                      int64_t CE) {
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    const T *slot = src >= 0 ? pool + src * slot_stride + layer_off : nullptr;
+    for (int64_t e = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8; e < SE + CE; e += stride * 8) {
+        if (e < SE) {
+            float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f), b = a;
+            if (slot) {
+                float f[8];
+                load8(f, slot + e);
+                a = make_float4(f[0], f[1], f[2], f[3]);
+                b = make_float4(f[4], f[5], f[6], f[7]);
+            } else if (src == GPU_SRC_CARRY) {
+                a = *reinterpret_cast<const float4 *>(carry_ssm + e);
+                b = *reinterpret_cast<const float4 *>(carry_ssm + e + 4);
+            }
+            *reinterpret_cast<float4 *>(s0 + e) = a;
+            *reinterpret_cast<float4 *>(s0 + e + 4) = b;
+        } else {
+            int4 v = make_int4(0, 0, 0, 0); /* zero bits are +0 in fp16 and bf16 */
+            if (slot) v = *reinterpret_cast<const int4 *>(slot + e);
+            else if (src == GPU_SRC_CARRY) v = *reinterpret_cast<const int4 *>(carry_conv + (e - SE));
+            *reinterpret_cast<int4 *>(win + (e - SE)) = v;
+        }
+    }
+}
+
+template <typename T>
 static void state_restore(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off, int32_t src,
                           const float *carry_ssm, const T *carry_conv, int64_t SE, int64_t CE, cudaStream_t st) {
-    int64_t blocks = ceil_div(SE + CE, 256);
+    bool vec = slot_stride % 8 == 0 && layer_off % 8 == 0 && SE % 8 == 0 && CE % 8 == 0;
+    int64_t blocks = ceil_div(vec ? (SE + CE) / 8 : SE + CE, 256);
     if (blocks > 8192) blocks = 8192;
-    GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore_kernel<T>)(s0, win, pool, slot_stride,
-                                                                                   layer_off, src, carry_ssm,
-                                                                                   carry_conv, SE, CE);
+    if (vec)
+        GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore8_kernel<T>)(s0, win, pool, slot_stride,
+                                                                                        layer_off, src, carry_ssm,
+                                                                                        carry_conv, SE, CE);
+    else
+        GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore_kernel<T>)(s0, win, pool, slot_stride,
+                                                                                       layer_off, src, carry_ssm,
+                                                                                       carry_conv, SE, CE);
     launchCheck();
 }
 
