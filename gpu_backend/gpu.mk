@@ -8,7 +8,7 @@
 #                        GPU_CHECK_OUT (scripts/gpu_check.sh: the one command for a lent GPU machine)
 #   make gpu-emu-test    gpu_test's CUDA code compiled for the host and run on a CPU emulation
 #                        of the kernels (gpu_backend/emu/): no GPU needed, only CUDA headers
-#                        (EMU_SAN=1: under AddressSanitizer)
+#                        (EMU_SAN=1: under AddressSanitizer and UBSan's alignment check)
 #
 # The default build never needs nvcc.  Where this machine cannot build the
 # CUDA programs (no nvcc, or no jansson headers), gpu-test and gpu-bench run
@@ -76,12 +76,15 @@ endif
 # ---- the CPU emulation of the kernels (gpu_backend/emu/emu.h) --------------------
 
 # EMU_SAN=1 adds AddressSanitizer, so a kernel reading or writing outside a
-# buffer is caught (on the GPU it would be an illegal-address fault); ~5x slower.
+# buffer is caught (on the GPU it would be an illegal-address fault), and
+# UBSan's alignment check, so a 16-byte vector load or store at an address
+# the GPU would refuse (misaligned address) is caught; ~5x slower.
 CXX       ?= g++
+EMU_SANFLAGS := -fsanitize=address,alignment -fno-sanitize-recover=alignment
 EMU_DIR   := $(GPU_DIR)/emu$(if $(filter 1,$(EMU_SAN)),-asan)
 EMU_FLAGS := -std=c++17 -O2 -g -Wall -Wno-unknown-pragmas -Wno-unused-function -I. -I$(CUDA_HOME)/include \
-             -DGPU_EMU -U_FORTIFY_SOURCE $(if $(filter 1,$(EMU_SAN)),-fsanitize=address -fno-omit-frame-pointer)
-EMU_LDFLAGS := $(if $(filter 1,$(EMU_SAN)),-fsanitize=address)
+             -DGPU_EMU -U_FORTIFY_SOURCE $(if $(filter 1,$(EMU_SAN)),$(EMU_SANFLAGS) -fno-omit-frame-pointer)
+EMU_LDFLAGS := $(if $(filter 1,$(EMU_SAN)),$(EMU_SANFLAGS))
 EMU_OBJ   := $(EMU_DIR)/gpu_test.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o
 
 $(EMU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS) gpu_backend/emu/emu.h

@@ -44,7 +44,14 @@ jmp_buf g_sched_jb;
 std::vector<Fiber> g_fib;
 std::vector<char *> g_stacks;
 std::vector<Warp> g_warps;
-std::vector<unsigned char> g_smem;
+/* Dynamic shared memory, 128-byte aligned as GPU_DYN_SMEM declares it (a
+ * vector's 16-byte alignment would make WMMA's 32-byte checks fail where
+ * the GPU's would pass): kSmemPad spare bytes, used from the first aligned
+ * one. */
+constexpr size_t kSmemPad = 128;
+std::vector<unsigned char> g_smem_buf;
+unsigned char *g_smem = nullptr;
+size_t g_smem_size = 0;
 Fiber *g_run = nullptr;
 const std::function<void()> *g_body = nullptr;
 uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -165,7 +172,9 @@ void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()> &b
     }
     if ((int)g_fib.size() < n) g_fib.resize(n);
     if ((int)g_warps.size() < (n + 31) / 32) g_warps.resize((n + 31) / 32);
-    g_smem.resize(smem > 0 ? smem : 1);
+    g_smem_size = smem > 0 ? smem : 1;
+    if (g_smem_buf.size() < g_smem_size + kSmemPad) g_smem_buf.resize(g_smem_size + kSmemPad);
+    g_smem = g_smem_buf.data() + (kSmemPad - reinterpret_cast<uintptr_t>(g_smem_buf.data()) % kSmemPad) % kSmemPad;
     g_body = &body;
     g_blockDim = block;
     g_gridDim = grid;
@@ -174,7 +183,7 @@ void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()> &b
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
                 g_blockIdx = make_uint3(x, y, z);
-                memset(g_smem.data(), 0xff, g_smem.size());
+                memset(g_smem, 0xff, g_smem_size);
                 run_block(n);
             }
     g_cur = saved;
@@ -192,7 +201,7 @@ void warp_exchange(const void *in, void *out, size_t size, int src) {
     memcpy(out, w.slot[b][src], size);
 }
 
-unsigned char *dyn_smem() { return g_smem.data(); }
+unsigned char *dyn_smem() { return g_smem; }
 
 } // namespace emu
 

@@ -16,7 +16,10 @@
  *              a launch asking more than 48 KiB fails unless the kernel
  *              opted in with cudaFuncSetAttribute, as on the GPU
  *   WMMA       fragments hold the whole 16x16 tile in every lane; loads and
- *              stores are warp-collective (all lanes read before any writes)
+ *              stores are warp-collective (all lanes read before any writes);
+ *              a pointer not 32-byte aligned or a stride not a multiple of
+ *              16 bytes aborts, as the GPU requires (it would fault or
+ *              read wrong elements)
  *   memory     "device" memory is host memory; cudaMemGetInfo reports
  *              EMU_MEM_MB (default 16384) minus what is allocated
  *   cuBLAS     GemmEx and GemmStridedBatchedEx in plain loops, fp32
@@ -34,6 +37,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <tuple>
@@ -142,9 +147,22 @@ inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, const V &v) {
     for (int i = 0; i < 256; i++) f.x[i] = (T)v;
 }
 
+/* What the CUDA guide requires of every load_matrix_sync and
+ * store_matrix_sync: a 256-bit aligned pointer and a stride of a multiple
+ * of 16 bytes (8 half elements, 4 floats). */
+template <typename T> inline void check_tile(const T *p, unsigned ldm, const char *what) {
+    if (reinterpret_cast<uintptr_t>(p) % 32 != 0 || (ldm * sizeof(T)) % 16 != 0) {
+        fprintf(stderr, "emu: wmma::%s with pointer %p (%zu mod 32) and ldm %u (%zu bytes, must be a multiple of 16)\n",
+                what, static_cast<const void *>(p), (size_t)(reinterpret_cast<uintptr_t>(p) % 32), ldm,
+                (size_t)ldm * sizeof(T));
+        abort();
+    }
+}
+
 /* matrix_a / matrix_b: the layout is the fragment's. */
 template <typename Use, typename T, typename L>
 inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, L> &f, const T *p, unsigned ldm) {
+    check_tile(p, ldm, "load_matrix_sync");
     emu::syncwarp();
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++)
@@ -154,6 +172,7 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, T, L> &f, const T *p, uns
 
 template <typename T>
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, T> &f, const T *p, unsigned ldm, layout_t l) {
+    check_tile(p, ldm, "load_matrix_sync");
     emu::syncwarp();
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c];
@@ -162,6 +181,7 @@ inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, T> &f, const T *p
 
 template <typename T>
 inline void store_matrix_sync(T *p, const fragment<accumulator, 16, 16, 16, T> &f, unsigned ldm, layout_t l) {
+    check_tile(p, ldm, "store_matrix_sync");
     emu::syncwarp();
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) (l == mem_col_major ? p[c * ldm + r] : p[r * ldm + c]) = f.x[r * 16 + c];
