@@ -11,8 +11,8 @@
 #   bash scripts/gpu_check.sh [OUTDIR]          (default $OUT, else results/gpu)
 #
 # Writes into OUTDIR: gpu_info.txt (device, driver, libraries), gpu_test.log,
-# gpu_bench.md (the tables for gpu_backend/PERF.md), memcheck.log, and
-# summary.txt (one line a step).  Every step has its own time limit
+# gpu_bench.md (the tables for gpu_backend/PERF.md), memcheck.log,
+# racecheck.log and summary.txt (one line a step).  Every step has its own time limit
 # (GPU_CHECK_LIMITS="test bench memcheck all", seconds; racecheck gets
 # what is left of "all"), so the whole stays near seven minutes even when
 # a kernel hangs, leaving a 15-minute device budget room for a rerun; a
