@@ -25,7 +25,7 @@
  *
  * A Mamba2 layer of a segment runs: in_proj GEMM; restore (slot | carry |
  * zeros -> states[0], win); conv1d; ssd_prep; C B^T (batched GEMM); chunk
- * states; state passing; chunk scan; checkpoints (ssd_ckpt, conv_save);
+ * states; state passing; chunk scan; checkpoints (ssd_ckpt, SSM and conv halves in one launch);
  * gated norm; out_proj GEMM adding into resid.  An attention layer: Wqkv
  * GEMM; RoPE; K, V scattered to their slots; attention over the pool; Wo
  * GEMM.  An MLP: W_up GEMM; relu^2; W_down GEMM.
@@ -337,10 +337,10 @@ template <typename T> struct Exec : ExecBase {
         });
         if (s->n_ckpt)
             op(P_STATE, [&] {
+                conv_save_args<T> cv = {state, stride, layer_off + SE, carry_conv + j * CE, big + di, dip, win, cd,
+                                        (int)L.K};
                 ssd_ckpt<T>(state, stride, layer_off, carry_ssm + j * SE, d_ck_r, d_ck_dst, s->n_ckpt, xbc, cd, di,
-                            states, dtc, cs, H, P, N, G, Q, st);
-                conv_save<T>(state, stride, layer_off + SE, carry_conv + j * CE, d_ck_r, d_ck_dst, s->n_ckpt, big + di,
-                             dip, win, cd, (int)L.K, st);
+                            states, dtc, cs, H, P, N, G, Q, cv, st);
             });
         op(P_OTHER, [&] {
             gated_rmsnorm<T>(yn, di, y, di, big, dip, Wt(lw.gnorm), T_, di, G, cfg.norm_eps, st);

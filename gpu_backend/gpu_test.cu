@@ -274,7 +274,9 @@ template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int 
     ssd_state_passing(dstates.p, dcs.p, SE, (int64_t)P * N, H, Q, nch, 0);
     ssd_chunk_scan<T>(dy.p, di, dxbc.p, cd, di, di + (int64_t)G * N, dcb.p, dstates.p, ddt.p, dcs.p, dD.p, Tn, H, P, N,
                       G, Q, nch, 0);
-    ssd_ckpt<T>(dpool.p, SE, 0, dcarry.p, dck.p, ddst.p, nck, dxbc.p, cd, di, dstates.p, ddt.p, dcs.p, H, P, N, G, Q, 0);
+    conv_save_args<T> nocv = {}; /* C = 0: the SSM half alone */
+    ssd_ckpt<T>(dpool.p, SE, 0, dcarry.p, dck.p, ddst.p, nck, dxbc.p, cd, di, dstates.p, ddt.p, dcs.p, H, P, N, G, Q,
+                nocv, 0);
     cudaCheck(cudaDeviceSynchronize());
 
     /* the reference on the same (rounded) inputs */

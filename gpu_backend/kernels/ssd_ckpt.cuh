@@ -13,9 +13,14 @@
  * elements in registers (MAXE >= E, a template parameter so the registers
  * are E's size: 32 at hybrid-7b's P = 64, N = 128, where 64 spilled): element e = tid + 256 j is (p, n) with
  * n = tid mod N, p = tid / N + j (256 / N), since N divides 256.  Tokens
- * are staged 16 at a time in shared memory. */
+ * are staged 16 at a time in shared memory.
+ *
+ * The conv half of the checkpoint rides in the same launch: blocks
+ * (checkpoint, H + b) copy channels 256 b .. 256 b + 255 of the conv window
+ * (state_io.cuh's conv_save_at), so a checkpoint is one launch a layer. */
 #pragma once
 #include "gpu_backend/kernels/common.cuh"
+#include "gpu_backend/kernels/state_io.cuh"
 
 #define CKPT_MAXE 64 /* P N <= 16384 */
 
@@ -25,7 +30,12 @@ template <typename T, int MAXE>
 __global__ void __launch_bounds__(256)
     ssd_ckpt_kernel(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
                     const int32_t *ck_dst, const T *xbc, int64_t ld, int64_t boff, const float *states,
-                    const float *dt, const float *cs, int H, int P, int N, int G, int Q) {
+                    const float *dt, const float *cs, int H, int P, int N, int G, int Q, conv_save_args<T> cv) {
+    if ((int)blockIdx.y >= H) { /* a block of the conv window (uniform: the whole block returns) */
+        int64_t c = (int64_t)(blockIdx.y - H) * blockDim.x + threadIdx.x;
+        if (c < cv.C) conv_save_at(cv, ck_r[blockIdx.x], ck_dst[blockIdx.x], c);
+        return;
+    }
     GPU_DYN_SMEM(smem);
     float *xs = reinterpret_cast<float *>(smem), *bs = xs + 16 * P, *ws = bs + 16 * N;
     int i = blockIdx.x, h = blockIdx.y, g = h / (H / G), tid = threadIdx.x;
@@ -73,9 +83,10 @@ __global__ void __launch_bounds__(256)
 template <typename T>
 static void ssd_ckpt(T *pool, int64_t slot_stride, int64_t layer_off, float *carry, const int64_t *ck_r,
                      const int32_t *ck_dst, int nck, const T *xbc, int64_t ld, int64_t boff, const float *states,
-                     const float *dt, const float *cs, int H, int P, int N, int G, int Q, cudaStream_t st) {
+                     const float *dt, const float *cs, int H, int P, int N, int G, int Q, const conv_save_args<T> &cv,
+                     cudaStream_t st) {
     int E = P * N / 256;
-    dim3 grid((unsigned)nck, (unsigned)H);
+    dim3 grid((unsigned)nck, (unsigned)(H + ceil_div(cv.C, 256)));
     size_t smem = ssd_ckpt_smem(P, N);
     switch (E <= 8 ? 8 : E <= 16 ? 16 : E <= 32 ? 32 : 64) {
 #define CASE(e)                                                                                                   \
@@ -84,7 +95,7 @@ static void ssd_ckpt(T *pool, int64_t slot_stride, int64_t layer_off, float *car
         smem_optin(reinterpret_cast<const void *>(&ssd_ckpt_kernel<T, e>), smem, &done);                         \
         GPU_LAUNCH(grid, dim3(256), smem, st, ssd_ckpt_kernel<T, e>)(pool, slot_stride, layer_off, carry, ck_r,    \
                                                                      ck_dst, xbc, ld, boff, states, dt, cs, H, P, \
-                                                                     N, G, Q);                                    \
+                                                                     N, G, Q, cv);                                \
         break;                                                                                                    \
     }
         CASE(8) CASE(16) CASE(32) CASE(64)

@@ -75,26 +75,44 @@ static void state_restore(float *s0, T *win, const T *pool, int64_t slot_stride,
     launchCheck();
 }
 
+/* Where a checkpoint's conv window goes and comes from (ssd_ckpt.cuh saves
+ * it in the same launch as the SSM half; C = 0: no conv window). */
+template <typename T> struct conv_save_args {
+    T *pool;            /* the state pool */
+    int64_t slot_stride; /* elements a slot */
+    int64_t conv_off;   /* the layer's conv window within a slot */
+    T *carry_conv;      /* the layer's carry window */
+    const T *in;        /* the raw conv inputs of the segment, row stride ldi */
+    int64_t ldi;
+    const T *win;       /* the window before the segment [K-1][C] */
+    int64_t C;          /* channels (conv_dim) */
+    int K;              /* conv width */
+};
+
+/* Channel c of the window after r tokens, to slot dst or the carry. */
 template <typename T>
-__global__ void conv_save_kernel(T *pool, int64_t slot_stride, int64_t conv_off, T *carry_conv, const int64_t *ck_r,
-                                 const int32_t *ck_dst, const T *in, int64_t ldi, const T *win, int64_t C, int K) {
-    int i = blockIdx.y;
-    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    int64_t r = ck_r[i];
-    int32_t dst = ck_dst[i];
-    T *o = dst >= 0 ? pool + dst * slot_stride + conv_off : carry_conv;
-    for (int j = 0; j < K - 1; j++) {
-        int64_t s = r - (K - 1) + j;
-        o[j * C + c] = s >= 0 ? in[s * ldi + c] : win[((K - 1) + s) * C + c];
+__device__ __forceinline__ void conv_save_at(const conv_save_args<T> &a, int64_t r, int32_t dst, int64_t c) {
+    T *o = dst >= 0 ? a.pool + dst * a.slot_stride + a.conv_off : a.carry_conv;
+    for (int j = 0; j < a.K - 1; j++) {
+        int64_t s = r - (a.K - 1) + j;
+        o[j * a.C + c] = s >= 0 ? a.in[s * a.ldi + c] : a.win[((a.K - 1) + s) * a.C + c];
     }
 }
 
 template <typename T>
+__global__ void conv_save_kernel(conv_save_args<T> a, const int64_t *ck_r, const int32_t *ck_dst) {
+    int i = blockIdx.y;
+    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < a.C) conv_save_at(a, ck_r[i], ck_dst[i], c);
+}
+
+/* The conv half alone (ssd_ckpt does both in one launch; kept for tests). */
+template <typename T>
 static void conv_save(T *pool, int64_t slot_stride, int64_t conv_off, T *carry_conv, const int64_t *ck_r,
                       const int32_t *ck_dst, int nck, const T *in, int64_t ldi, const T *win, int64_t C, int K,
                       cudaStream_t st) {
-    GPU_LAUNCH(dim3((unsigned)ceil_div(C, 256), (unsigned)nck), dim3(256), 0, st,
-               conv_save_kernel<T>)(pool, slot_stride, conv_off, carry_conv, ck_r, ck_dst, in, ldi, win, C, K);
+    conv_save_args<T> a = {pool, slot_stride, conv_off, carry_conv, in, ldi, win, C, K};
+    GPU_LAUNCH(dim3((unsigned)ceil_div(C, 256), (unsigned)nck), dim3(256), 0, st, conv_save_kernel<T>)(a, ck_r,
+                                                                                                      ck_dst);
     launchCheck();
 }
