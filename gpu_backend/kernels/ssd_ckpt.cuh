@@ -5,14 +5,15 @@
  *   k = floor(r / Q), m = r - kQ (tokens past the boundary)
  *   S_r = exp(cs_k[m-1]) S_k + sum_{s<m} exp(cs_k[m-1] - cs_k[s]) dt_s x_s B_s^T
  *
- * (summed in that order: the decayed S_k, then the tokens one by one) *
- * and written to a state slot (storage type) or to the carry (fp32).  On a
+ * (summed in that order: the decayed S_k, then the tokens one by one) and
+ * written to a state slot (storage type) or to the carry (fp32).  On a
  * boundary (m = 0) it is a copy; off one it costs 2 m P N FLOPs a head.
  *
  * Block (checkpoint, head), 256 threads, each owning E = P N / 256 state
- * elements in registers (MAXE >= E, a template parameter so the registers
- * are E's size: 32 at hybrid-7b's P = 64, N = 128, where 64 spilled): element e = tid + 256 j is (p, n) with
- * n = tid mod N, p = tid / N + j (256 / N), since N divides 256.  Tokens
+ * elements in registers (MAXE >= E is a template parameter, so the array
+ * is E's size: 32 at hybrid-7b's P = 64, N = 128, where 64 spilled).
+ * Element e = tid + 256 j is (p, n) with n = tid mod N,
+ * p = tid / N + j (256 / N), since N divides 256.  Tokens
  * are staged 16 at a time in shared memory.
  *
  * The conv half of the checkpoint rides in the same launch: blocks

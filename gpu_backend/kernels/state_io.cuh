@@ -9,28 +9,16 @@
  *
  * (The SSM half of a checkpoint is ssd_ckpt.cuh.)  Both are plain copies,
  * coalesced, bound by memory bandwidth.  restore moves eight elements a
- * thread (a 16-byte load, two 16-byte fp32 stores) wherever the slot,
- * the layer's offset and both halves are multiples of eight elements, as
- * they are for every shape the executor accepts with d_state >= 8; one
- * element a thread otherwise. */
+ * thread (a 16-byte load, two 16-byte fp32 stores): the slot, the layer's
+ * offset and both halves are multiples of eight elements for every shape
+ * the executor accepts (headdim and d_state from 16, conv_dim a multiple
+ * of 8). */
 #pragma once
 #include "gpu_backend/gpu_internal.h"
 #include "gpu_backend/kernels/common.cuh"
 
 template <typename T>
 __global__ void state_restore_kernel(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off,
-                                     int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
-                                     int64_t CE) {
-    int64_t stride = (int64_t)gridDim.x * blockDim.x;
-    const T *slot = src >= 0 ? pool + src * slot_stride + layer_off : nullptr;
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < SE + CE; e += stride) {
-        if (e < SE) s0[e] = slot ? to_f(slot[e]) : (src == GPU_SRC_CARRY ? carry_ssm[e] : 0.0f);
-        else win[e - SE] = slot ? slot[e] : (src == GPU_SRC_CARRY ? carry_conv[e - SE] : from_f<T>(0.0f));
-    }
-}
-
-template <typename T>
-__global__ void state_restore8_kernel(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off,
                                       int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
                                       int64_t CE) {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
@@ -61,17 +49,13 @@ __global__ void state_restore8_kernel(float *s0, T *win, const T *pool, int64_t 
 template <typename T>
 static void state_restore(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off, int32_t src,
                           const float *carry_ssm, const T *carry_conv, int64_t SE, int64_t CE, cudaStream_t st) {
-    bool vec = slot_stride % 8 == 0 && layer_off % 8 == 0 && SE % 8 == 0 && CE % 8 == 0;
-    int64_t blocks = ceil_div(vec ? (SE + CE) / 8 : SE + CE, 256);
+    if (slot_stride % 8 || layer_off % 8 || SE % 8 || CE % 8)
+        gpu_cuda_fail(__FILE__, __LINE__, "state_restore: slot, layer offset and both halves must be multiples of 8");
+    int64_t blocks = ceil_div((SE + CE) / 8, 256);
     if (blocks > 8192) blocks = 8192;
-    if (vec)
-        GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore8_kernel<T>)(s0, win, pool, slot_stride,
-                                                                                        layer_off, src, carry_ssm,
-                                                                                        carry_conv, SE, CE);
-    else
-        GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore_kernel<T>)(s0, win, pool, slot_stride,
-                                                                                       layer_off, src, carry_ssm,
-                                                                                       carry_conv, SE, CE);
+    GPU_LAUNCH(dim3((unsigned)blocks), dim3(256), 0, st, state_restore_kernel<T>)(s0, win, pool, slot_stride,
+                                                                                   layer_off, src, carry_ssm,
+                                                                                   carry_conv, SE, CE);
     launchCheck();
 }
 
