@@ -12,12 +12,12 @@
 #
 # Writes into OUTDIR: gpu_info.txt (device, driver, libraries), gpu_test.log,
 # gpu_bench.md (the tables for gpu_backend/PERF.md), memcheck.log,
-# racecheck.log and summary.txt (one line a step).  Every step has its own time limit
-# (GPU_CHECK_LIMITS="test bench memcheck all", seconds; racecheck gets
-# what is left of "all"), so the whole stays near seven minutes even when
-# a kernel hangs, leaving a 15-minute device budget room for a rerun; a
-# step that fails or times out does not stop the later ones.  Exit status: 0 when gpu_test passed
-# and gpu_bench finished, else 1.
+# racecheck.log and summary.txt (one line a step).  Every step has its own
+# time limit (GPU_CHECK_LIMITS="test bench memcheck all", seconds;
+# racecheck gets what is left of "all"), so the whole stays near seven
+# minutes even when a kernel hangs, leaving a 15-minute device budget room
+# for a rerun; a step that fails or times out does not stop the later
+# ones.  Exit status: 0 when gpu_test passed and gpu_bench finished, else 1.
 set -u
 out=${1:-${OUT:-results/gpu}}
 mkdir -p "$out"

@@ -19,8 +19,8 @@
 
 template <typename T>
 __global__ void state_restore_kernel(float *s0, T *win, const T *pool, int64_t slot_stride, int64_t layer_off,
-                                      int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
-                                      int64_t CE) {
+                                     int32_t src, const float *carry_ssm, const T *carry_conv, int64_t SE,
+                                     int64_t CE) {
     int64_t stride = (int64_t)gridDim.x * blockDim.x;
     const T *slot = src >= 0 ? pool + src * slot_stride + layer_off : nullptr;
     for (int64_t e = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8; e < SE + CE; e += stride * 8) {
