@@ -57,7 +57,8 @@ static unsigned char *put_uv(unsigned char *p, uint64_t v) {
     *p++ = (unsigned char)v;
     return p;
 }
-static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+/* v < 0 ? all ones : 0, spelled out: a signed right shift is implementation-defined. */
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0); }
 static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /* Read a varint from [*p, e); -1 when it runs off the end or past 64 bits. */
