@@ -239,7 +239,10 @@ template <typename T> void test_matmul(cublasHandle_t h) {
 }
 
 /* The whole SSD pipeline of one layer, with an initial state and
- * checkpoints on and off chunk boundaries, against the recurrence. */
+ * checkpoints on and off chunk boundaries, against the recurrence; each
+ * checkpoint's conv window (ssd_ckpt's extra blocks, the raw inputs being
+ * xbc here) against gpu_ref_conv_state, r = 1 reaching into the window
+ * before the segment. */
 template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int G, int Q, int64_t Tn) {
     int64_t di = (int64_t)H * P, cd = di + 2LL * G * N, nch = ceil_div(Tn, Q), Tp = nch * Q, SE = (int64_t)H * P * N;
     auto xbc = rnd<T>(Tp * cd, 20, -1, 1);
@@ -247,9 +250,12 @@ template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int 
     auto raw = rnd<T>(Tn * H, 21, -2, 1);
     auto bias = rnd<T>(H, 22, -4, -2, false), alog = rnd<T>(H, 23, 0, 2.5f, false), Dk = rnd<T>(H, 24, 0.5, 1.5, false);
     auto s0 = rnd<T>(SE, 25, -1, 1, false);
+    const int K = 4;
+    int64_t CE = (K - 1) * cd, slot = SE + CE; /* a slot: the SSM half, then the conv window */
+    auto win = rnd<T>(CE, 26, -1, 1);
     std::vector<int64_t> ck = {1, (int64_t)Q, (int64_t)Q + 5, Tn - 1, Tn};
     int nck = (int)ck.size();
-    Dev<T> dxbc(Tp * cd), draw(Tn * H), dy(Tn * di), dpool(nck * SE);
+    Dev<T> dxbc(Tp * cd), draw(Tn * H), dy(Tn * di), dpool(nck * slot), dwin(CE), dcarry_conv(CE);
     Dev<float> dbias(H), dalog(H), dD(H), ddt(nch * H * Q), dcs(nch * H * Q), dcb(G * nch * Q * Q),
         dstates((nch + 1) * SE), dcarry(SE);
     Dev<int64_t> dck(nck);
@@ -259,6 +265,7 @@ template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int 
     up(dbias, bias);
     up(dalog, alog);
     up(dD, Dk);
+    up(dwin, win);
     cudaCheck(cudaMemcpy(dstates.p, s0.data(), SE * 4, cudaMemcpyHostToDevice));
     /* checkpoints 0..nck-2 to pool slots, the last to the carry */
     std::vector<int32_t> dst(nck);
@@ -274,9 +281,9 @@ template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int 
     ssd_state_passing(dstates.p, dcs.p, SE, (int64_t)P * N, H, Q, nch, 0);
     ssd_chunk_scan<T>(dy.p, di, dxbc.p, cd, di, di + (int64_t)G * N, dcb.p, dstates.p, ddt.p, dcs.p, dD.p, Tn, H, P, N,
                       G, Q, nch, 0);
-    conv_save_args<T> nocv = {}; /* C = 0: the SSM half alone */
-    ssd_ckpt<T>(dpool.p, SE, 0, dcarry.p, dck.p, ddst.p, nck, dxbc.p, cd, di, dstates.p, ddt.p, dcs.p, H, P, N, G, Q,
-                nocv, 0);
+    conv_save_args<T> cv = {dpool.p, slot, SE, dcarry_conv.p, dxbc.p, cd, dwin.p, cd, K};
+    ssd_ckpt<T>(dpool.p, slot, 0, dcarry.p, dck.p, ddst.p, nck, dxbc.p, cd, di, dstates.p, ddt.p, dcs.p, H, P, N, G, Q,
+                cv, 0);
     cudaCheck(cudaDeviceSynchronize());
 
     /* the reference on the same (rounded) inputs */
@@ -299,15 +306,21 @@ template <typename T> void test_ssd(cublasHandle_t hb, int H, int P, int N, int 
     report(ey < bound, "kernel ssd scan %s H=%d P=%d N=%d G=%d Q=%d T=%lld: y relative error %.2e (bound %.1e)",
            dname<T>(), H, P, N, G, Q, (long long)Tn, ey, bound);
     auto gp = down(dpool);
-    auto gc = down(dcarry);
+    auto gc = down(dcarry), gcc = down(dcarry_conv);
     double worst = 0;
+    bool conv_ok = true;
+    std::vector<float> wref(CE);
     for (int i = 0; i < nck; i++) {
-        const float *g = i < nck - 1 ? gp.data() + i * SE : gc.data();
+        const float *g = i < nck - 1 ? gp.data() + i * slot : gc.data();
         double e = rel_err(g, outs[i].data(), SE);
         if (!(e <= worst)) worst = e;
+        const float *gw = i < nck - 1 ? gp.data() + i * slot + SE : gcc.data();
+        gpu_ref_conv_state(wref.data(), xbc.data(), cd, win.data(), ck[i], cd, K);
+        for (int64_t e2 = 0; e2 < CE; e2++) conv_ok &= gw[e2] == wref[e2];
     }
-    report(worst < bound, "kernel ssd checkpoints %s at 1, Q, Q+5, T-1, T (pool and carry): worst relative error %.2e",
-           dname<T>(), worst);
+    report(worst < bound && conv_ok,
+           "kernel ssd checkpoints %s at 1, Q, Q+5, T-1, T (pool and carry): worst relative error %.2e; conv windows %s",
+           dname<T>(), worst, conv_ok ? "exact" : "WRONG");
 }
 
 /* Paged attention over a shuffled prefix plus the new tokens. */
@@ -339,16 +352,14 @@ template <typename T> void test_attention(int nh, int nkv, int hd, int64_t pos0,
 }
 
 template <typename T> void test_state_io(int64_t C) {
-    int64_t SE = 512, CE = 3 * C, Tn = 10;
-    int K = 4;
+    int64_t SE = 512, CE = 3 * C;
     int64_t slot_elems = 2 * (SE + CE), off = SE + CE; /* layer 1 of a two-layer slot */
-    auto pool = rnd<T>(3 * slot_elems, 40, -1, 1), in = rnd<T>(Tn * C, 41, -1, 1);
+    auto pool = rnd<T>(3 * slot_elems, 40, -1, 1);
     auto carry = rnd<T>(SE, 42, -1, 1, false); /* fp32: unrounded */
     auto carry_conv = rnd<T>(CE, 43, -1, 1);
-    Dev<T> dpool(3 * slot_elems), dwin(CE), din(Tn * C), dcarry_conv(CE);
+    Dev<T> dpool(3 * slot_elems), dwin(CE), dcarry_conv(CE);
     Dev<float> ds0(SE), dcarry(SE);
     up(dpool, pool);
-    up(din, in);
     up(dcarry, carry);
     up(dcarry_conv, carry_conv);
     bool ok = true;
@@ -365,21 +376,7 @@ template <typename T> void test_state_io(int64_t C) {
     s0 = down(ds0), w = down(dwin);
     for (int64_t e = 0; e < SE; e++) ok &= s0[e] == pool[2 * slot_elems + off + e];
     for (int64_t e = 0; e < CE; e++) ok &= w[e] == pool[2 * slot_elems + off + SE + e];
-    /* conv windows after r = 1 (reaches into the old window) and r = 7, to slot 0 and the carry */
-    std::vector<int64_t> ck = {1, 7};
-    std::vector<int32_t> dst = {0, GPU_SRC_CARRY};
-    Dev<int64_t> dck(2);
-    Dev<int32_t> ddst(2);
-    cudaCheck(cudaMemcpy(dck.p, ck.data(), 16, cudaMemcpyHostToDevice));
-    cudaCheck(cudaMemcpy(ddst.p, dst.data(), 8, cudaMemcpyHostToDevice));
-    conv_save<T>(dpool.p, slot_elems, off + SE, dcarry_conv.p, dck.p, ddst.p, 2, din.p, C, dwin.p, C, K, 0);
-    auto gp = down(dpool), gc = down(dcarry_conv);
-    std::vector<float> r1(CE), r7(CE);
-    gpu_ref_conv_state(r1.data(), in.data(), C, w.data(), 1, C, K);
-    gpu_ref_conv_state(r7.data(), in.data(), C, w.data(), 7, C, K);
-    for (int64_t e = 0; e < CE; e++) ok &= gp[off + SE + e] == r1[e] && gc[e] == r7[e];
-    report(ok, "kernel state_restore (slot, carry, zeros) + conv_save %s C=%lld: exact copies", dname<T>(),
-           (long long)C);
+    report(ok, "kernel state_restore (slot, carry, zeros) %s C=%lld: exact copies", dname<T>(), (long long)C);
 }
 
 /* ---- the model ------------------------------------------------------------------ */

@@ -3,16 +3,16 @@
  *
  *   restore    slot (storage type) | carry (fp32 SSM, storage-type conv) | zeros
  *                -> states[0] (fp32, the scan's initial state), win (conv window)
- *   conv_save  the conv window after r tokens -> slot | carry, per checkpoint:
- *              the raw conv inputs at r-K+1 .. r-1, from the window before
- *              the segment where r < K-1
+ *   conv_save_at  one channel of the conv window after r tokens -> slot |
+ *              carry: the raw conv inputs at r-K+1 .. r-1, from the window
+ *              before the segment where r < K-1; run by extra blocks of the
+ *              ssd_ckpt launch (ssd_ckpt.cuh), which saves the SSM half
  *
- * (The SSM half of a checkpoint is ssd_ckpt.cuh.)  Both are plain copies,
- * coalesced, bound by memory bandwidth.  restore moves eight elements a
- * thread (a 16-byte load, two 16-byte fp32 stores): the slot, the layer's
- * offset and both halves are multiples of eight elements for every shape
- * the executor accepts (headdim and d_state from 16, conv_dim a multiple
- * of 8). */
+ * Both are plain copies, coalesced, bound by memory bandwidth.  restore
+ * moves eight elements a thread (a 16-byte load, two 16-byte fp32
+ * stores): the slot, the layer's offset and both halves are multiples of
+ * eight elements for every shape the executor accepts (headdim and
+ * d_state from 16, conv_dim a multiple of 8). */
 #pragma once
 #include "gpu_backend/gpu_internal.h"
 #include "gpu_backend/kernels/common.cuh"
@@ -81,22 +81,4 @@ __device__ __forceinline__ void conv_save_at(const conv_save_args<T> &a, int64_t
         int64_t s = r - (a.K - 1) + j;
         o[j * a.C + c] = s >= 0 ? a.in[s * a.ldi + c] : a.win[((a.K - 1) + s) * a.C + c];
     }
-}
-
-template <typename T>
-__global__ void conv_save_kernel(conv_save_args<T> a, const int64_t *ck_r, const int32_t *ck_dst) {
-    int i = blockIdx.y;
-    int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (c < a.C) conv_save_at(a, ck_r[i], ck_dst[i], c);
-}
-
-/* The conv half alone (ssd_ckpt does both in one launch; kept for tests). */
-template <typename T>
-static void conv_save(T *pool, int64_t slot_stride, int64_t conv_off, T *carry_conv, const int64_t *ck_r,
-                      const int32_t *ck_dst, int nck, const T *in, int64_t ldi, const T *win, int64_t C, int K,
-                      cudaStream_t st) {
-    conv_save_args<T> a = {pool, slot_stride, conv_off, carry_conv, in, ldi, win, C, K};
-    GPU_LAUNCH(dim3((unsigned)ceil_div(C, 256), (unsigned)nck), dim3(256), 0, st, conv_save_kernel<T>)(a, ck_r,
-                                                                                                      ck_dst);
-    launchCheck();
 }
