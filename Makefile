@@ -1,7 +1,8 @@
 # marconi -- prefix caching for hybrid LLMs.
 #
 #   make            build/marconi (CPU only; no CUDA needed)
-#   make test       cmocka suites, then golden parity when ../shared/golden exists
+#   make test       cmocka suites, the output regression check (tests/regress),
+#                   then golden parity when ../shared/golden exists
 #   make SAN=1 test the same under AddressSanitizer + UBSan
 #   make bench      benchmark table (bench/)
 #   make demo       install missing packages, build, run the four systems on a
@@ -66,6 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libmarconi.a $(TEST_EXTRA_LIBS)
 GOLDEN_DIR ?= ../shared/golden
 test: $(BUILD)/marconi $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	echo "== output regression (tests/regress)"; tests/regress/run.sh $(BUILD)/marconi || fail=1; \
 	if [ -d $(GOLDEN_DIR) ] && [ -x ../shared/tools/golden-check ]; then \
 	  echo "== golden parity ($(GOLDEN_DIR))"; \
 	  ../shared/tools/golden-check --bin $(BUILD)/marconi --dir $(GOLDEN_DIR) || fail=1; \
