@@ -28,16 +28,23 @@ ifeq ($(SAN),1)
   LDFLAGS += -fsanitize=address,undefined
 endif
 
-# Sources of the simulator core, by module.
+# Sources by module, ground first.  The library (libmarconi.a) is every
+# module but the command line; cli/ is linked into the binary (and into the
+# tests and benchmarks that drive a subcommand), never into the library.
+BASE_SRC   := base/util.c base/buf.c base/err.c
 FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/store.c cache/adm.c cache/evict_lru.c cache/evict_flop.c cache/cache.c
 TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_gen.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c
 TUNER_SRC  := tuner/tun.c
-SIM_SRC    := sim/sim.c sim/des.c sim/ttft.c sim/metrics.c sim/report.c sim/opts.c sim/cli.c sim/cmd_model.c sim/sweep.c sim/util.c sim/cmd_gen.c sim/cmd_stats.c sim/cmd_pack.c sim/cmd_convert.c
-CORE_SRC   := $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
+SIM_SRC    := sim/sim.c sim/des.c sim/ttft.c sim/metrics.c
+CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
-MAIN_OBJ   := $(BUILD)/obj/sim/main.o
+CLI_SRC    := cli/cmd_sim.c cli/opts.c cli/report.c cli/cmd_model.c cli/sweep.c cli/cmd_gen.c cli/cmd_stats.c \
+              cli/cmd_pack.c cli/cmd_convert.c
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_LIB    := $(BUILD)/libmarconi_cli.a
+MAIN_OBJ   := $(BUILD)/obj/cli/main.o
 
 # cmocka suites: tests/test_X.c -> $(BUILD)/tests/test_X
 TEST_SRC   := $(wildcard tests/test_*.c)
@@ -54,15 +61,19 @@ $(BUILD)/libmarconi.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/marconi: $(MAIN_OBJ) $(BUILD)/libmarconi.a
+$(CLI_LIB): $(CLI_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/marconi: $(MAIN_OBJ) $(CLI_LIB) $(BUILD)/libmarconi.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # GPU backend: CPU executor always, CUDA targets when nvcc is found.
 -include gpu_backend/gpu.mk
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libmarconi.a $(TEST_EXTRA_LIBS)
+$(BUILD)/tests/%: tests/%.c $(CLI_LIB) $(BUILD)/libmarconi.a $(TEST_EXTRA_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_EXTRA_LIBS) $(BUILD)/libmarconi.a -lcmocka $(LDLIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_EXTRA_LIBS) $(CLI_LIB) $(BUILD)/libmarconi.a -lcmocka $(LDLIBS)
 
 GOLDEN_DIR ?= ../shared/golden
 test: $(BUILD)/marconi $(TESTS)
@@ -79,8 +90,8 @@ golden: $(BUILD)/marconi
 
 BENCH_SRC  := $(wildcard bench/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
-$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmarconi.a
-	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmarconi.a $(LDLIBS)
+$(BUILD)/bench_%: bench/bench_%.c $(CLI_LIB) $(BUILD)/libmarconi.a
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLI_LIB) $(BUILD)/libmarconi.a $(LDLIBS)
 bench: $(BUILD)/marconi $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 

@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "sim/sim.h"
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 
 static double file_text_bytes(const char *path) {

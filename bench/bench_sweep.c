@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/cmds.h"
-#include "sim/util.h"
+#include "cli/cmds.h"
+#include "base/util.h"
 
 static double run(const char *out, const char *trace, const char *caps, const char *boot) {
     char *argv[] = {"sweep", "--trace", (char *)trace, "--capacity", (char *)caps, "--systems",

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_pack.h"
 #include "traces/tr_stats.h"
@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
     /* the JSONL text: what the reader parses */
     double text = 0;
     {
-        tr_buf b = {0};
+        mu_buf b = {0};
         int32_t *buf = malloc(((size_t)src.max_len + 1) * 4);
         for (size_t i = 0; i < src.n; i++) {
             const tr_req *r = &src.req[i];

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 
 #define Q(c, bit) (((c)->cfg.quirks & (bit)) != 0)
 
@@ -134,29 +134,35 @@ static void on_change(void *ctx, rt_node *n, int gone) {
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
-    memset(c, 0, sizeof *c);
-    c->cfg = *cfg;
+int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (!cfg->adm || !cfg->ev) {
         snprintf(err, errlen, "no admission or eviction policy");
         return -1;
     }
     if (fl_validate(&cfg->model, err, errlen) != 0) return -1;
-    c->state_bytes = fl_ssm_state_bytes(&cfg->model);
-    c->kv_bytes = fl_kv_bytes_per_token(&cfg->model);
     if (!(cfg->capacity > 0) || !isfinite(cfg->capacity)) {
         snprintf(err, errlen, "the capacity must be a positive number of bytes");
         return -1;
     }
-    if (cfg->capacity < (double)c->state_bytes) {
+    int64_t state_bytes = fl_ssm_state_bytes(&cfg->model);
+    if (cfg->capacity < (double)state_bytes) {
         snprintf(err, errlen, "a capacity of %.0f bytes holds no SSM checkpoint (%" PRId64 " bytes for %s)",
-                 cfg->capacity, c->state_bytes, cfg->model.name);
+                 cfg->capacity, state_bytes, cfg->model.name);
         return -1;
     }
     if (cfg->adm->layout == RT_BLOCK && cfg->block_size == 0) {
         snprintf(err, errlen, "the block size must be at least 1 token");
         return -1;
     }
+    return 0;
+}
+
+int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    c->cfg = *cfg;
+    if (cache_cfg_check(cfg, err, errlen) != 0) return -1;
+    c->state_bytes = fl_ssm_state_bytes(&cfg->model);
+    c->kv_bytes = fl_kv_bytes_per_token(&cfg->model);
     if (!cfg->store.ssm_alloc) c->cfg.store = rt_null_store();
     if (rt_init(&c->t, cfg->adm->layout, cfg->block_size, c->cfg.store) != 0) {
         snprintf(err, errlen, "out of memory");

@@ -181,9 +181,14 @@ struct cache {
     size_t vis_cap, full_cap;
 };
 
-/* Set up an empty cache.  Returns 0, or -1 with a message in err (a
- * capacity below one SSM checkpoint, an admission needing another layout,
- * out of memory). */
+/* Is cfg one cache_init accepts: policies set, a valid model, a finite
+ * capacity that holds at least one SSM checkpoint, a block size for block
+ * layouts?  Returns 0, or -1 with err set ("a capacity of 10 bytes holds no
+ * SSM checkpoint (...)").  The one place a configuration is validated:
+ * cache_init calls it, and so do the commands before loading a trace. */
+int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen);
+/* Set up an empty cache.  Returns 0, or -1 with a message in err (what
+ * cache_cfg_check rejects, or out of memory). */
 int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen);
 void cache_free(cache *c);
 /* Deep copy (for the tuner's snapshots); only with a null store.

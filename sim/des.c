@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
-#include "sim/util.h"
+#include "base/util.h"
 
 enum { EV_ARRIVE = 0, EV_STEP = 1, EV_DONE = 2 };
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 
 const sim_system sim_systems[] = {
     {"vllm+", &adm_block, &evict_lru, 0, "a state every --block-size tokens, LRU over leaf blocks"},

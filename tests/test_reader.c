@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 #include "traces/tr.h"
 
 static char dir[] = "/tmp/marconi_reader_XXXXXX";

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 
 static char dir[] = "/tmp/marconi_sweep_XXXXXX";
 static char errbuf[8192];

@@ -20,7 +20,7 @@
 
 #include "capture.h"
 
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 #include "traces/tr_convert.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_tok.h"
@@ -78,7 +78,7 @@ static void test_py_dumps(void **state) {
         json_error_t je;
         json_t *v = json_loads(cases[i].in, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
         assert_non_null(v);
-        tr_buf b = {0};
+        mu_buf b = {0};
         assert_int_equal(tr_py_dumps(v, &b), 0);
         if (strcmp(b.p, cases[i].want)) fail_msg("dumps(%s) = %s, want %s", cases[i].in, b.p, cases[i].want);
         free(b.p);
@@ -331,7 +331,7 @@ static char *sharegpt_json(const int *rounds, int nconv) {
 
 /* Tokens of one message as the converter makes them. */
 static void msg_tokens(const tr_tok *t, json_t *m, tr_ids *out) {
-    tr_buf b = {0};
+    mu_buf b = {0};
     assert_int_equal(tr_py_dumps(m, &b), 0);
     assert_int_equal(tr_tok_encode(t, b.p, b.len, 1, out), 0);
     free(b.p);

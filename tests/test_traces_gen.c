@@ -18,8 +18,8 @@
 
 #include "capture.h"
 
-#include "sim/cmds.h"
-#include "sim/util.h"
+#include "cli/cmds.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_stats.h"
 

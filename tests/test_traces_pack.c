@@ -16,7 +16,7 @@
 
 #include "capture.h"
 
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_pack.h"
 

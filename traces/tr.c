@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 
 void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...) {
     if (!err) return;
@@ -271,24 +271,9 @@ uint32_t tr_tokens(const tr_trace *t, size_t i, int32_t *buf) {
 
 /* ---- writing ------------------------------------------------------------ */
 
-int tr_buf_put(tr_buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1) nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) return -1;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int put_tokens(tr_buf *b, const int32_t *v, uint32_t n) {
+static int put_tokens(mu_buf *b, const int32_t *v, uint32_t n) {
     char tmp[16];
-    if (tr_buf_put(b, "[", 1)) return -1;
+    if (mu_buf_put(b, "[", 1)) return -1;
     for (uint32_t i = 0; i < n; i++) {
         char *e = tmp + sizeof tmp;
         uint32_t x = (uint32_t)v[i];
@@ -296,13 +281,13 @@ static int put_tokens(tr_buf *b, const int32_t *v, uint32_t n) {
             *--e = (char)('0' + x % 10);
             x /= 10;
         } while (x);
-        if (i && tr_buf_put(b, ", ", 2)) return -1;
-        if (tr_buf_put(b, e, (size_t)(tmp + sizeof tmp - e))) return -1;
+        if (i && mu_buf_put(b, ", ", 2)) return -1;
+        if (mu_buf_put(b, e, (size_t)(tmp + sizeof tmp - e))) return -1;
     }
-    return tr_buf_put(b, "]", 1);
+    return mu_buf_put(b, "]", 1);
 }
 
-int tr_format_req(tr_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+int tr_format_req(mu_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
                   uint32_t n_in, const int32_t *out, uint32_t n_out) {
     char head[256], tsbuf[40];
     mu_fmt_double(ts, tsbuf);
@@ -310,8 +295,8 @@ int tr_format_req(tr_buf *b, int64_t session_id, int64_t turn_id, double ts, con
                      "{\"session_id\": %lld, \"turn_id\": %lld, \"ts\": %s, \"num_input_tokens\": %u, "
                      "\"num_output_tokens\": %u, \"input_tokens\": ",
                      (long long)session_id, (long long)turn_id, tsbuf, n_in, n_out);
-    if (tr_buf_put(b, head, (size_t)n) || put_tokens(b, in, n_in) ||
-        tr_buf_put(b, ", \"output_tokens\": ", 19) || put_tokens(b, out, n_out) || tr_buf_put(b, "}", 1))
+    if (mu_buf_put(b, head, (size_t)n) || put_tokens(b, in, n_in) ||
+        mu_buf_put(b, ", \"output_tokens\": ", 19) || put_tokens(b, out, n_out) || mu_buf_put(b, "}", 1))
         return -1;
     return 0;
 }
@@ -324,14 +309,14 @@ int tr_write_jsonl(const tr_trace *t, const char *path, tr_err *err) {
         return -1;
     }
     int32_t *seq = malloc(((size_t)t->max_len + 1) * 4);
-    tr_buf b = {0};
+    mu_buf b = {0};
     int rc = seq ? 0 : -1;
     for (size_t i = 0; i < t->n && rc == 0; i++) {
         const tr_req *r = &t->req[i];
         tr_tokens(t, i, seq);
         b.len = 0;
         rc = tr_format_req(&b, r->session_id, r->turn_id, r->ts, seq, r->n_in, seq + r->n_in, r->n_out);
-        if (rc == 0) rc = tr_buf_put(&b, "\n", 1);
+        if (rc == 0) rc = mu_buf_put(&b, "\n", 1);
         if (rc == 0) rc = mu_atomic_write(&af, b.p, b.len, e, sizeof e);
     }
     free(seq);

@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/buf.h"
+
 #define TR_ERR_MAX 512
 #define TR_TOKEN_MAX 0x7fffffff /* token IDs are integers in [0, 2^31) */
 
@@ -100,13 +102,7 @@ int tr_write_jsonl(const tr_trace *t, const char *path, tr_err *err);
 
 /* Format one request as a JSONL line (no newline) into a growing buffer;
  * used by tr_write_jsonl and the generators. Returns 0 or -1 on OOM. */
-typedef struct tr_buf {
-    char *p;     /* bytes */
-    size_t len;  /* used */
-    size_t cap;  /* allocated */
-} tr_buf;
-int tr_buf_put(tr_buf *b, const char *s, size_t n);
-int tr_format_req(tr_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
+int tr_format_req(mu_buf *b, int64_t session_id, int64_t turn_id, double ts, const int32_t *in,
                   uint32_t n_in, const int32_t *out, uint32_t n_out);
 
 /* Set err to "path:line: fmt..." */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 
 void tr_conv_defaults(tr_conv_fmt fmt, tr_conv_cfg *c) {
@@ -46,12 +46,12 @@ int tr_conv_fmt_parse(const char *name) {
 
 /* ---- Python's json.dumps ------------------------------------------------------------- */
 
-static int put(tr_buf *b, const char *s, size_t n) { return tr_buf_put(b, s, n); }
+static int put(mu_buf *b, const char *s, size_t n) { return mu_buf_put(b, s, n); }
 
 /* A JSON string as Python writes it with ensure_ascii: only ' '..'~'
  * stays literal; the rest is \uXXXX (lower-case hex, surrogate pairs past
  * U+FFFF) or one of the short escapes. */
-static int py_str(tr_buf *b, const char *s, size_t n) {
+static int py_str(mu_buf *b, const char *s, size_t n) {
     if (put(b, "\"", 1)) return -1;
     size_t i = 0;
     while (i < n) {
@@ -114,7 +114,7 @@ static int keep_key(const char *fields, const char *key) {
     return 0;
 }
 
-static int dumps(const json_t *v, tr_buf *b, const char *fields) {
+static int dumps(const json_t *v, mu_buf *b, const char *fields) {
     char num[48];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -148,7 +148,7 @@ static int dumps(const json_t *v, tr_buf *b, const char *fields) {
     }
 }
 
-int tr_py_dumps(const struct json_t *v, tr_buf *b) { return dumps(v, b, NULL); }
+int tr_py_dumps(const struct json_t *v, mu_buf *b) { return dumps(v, b, NULL); }
 
 /* ---- splitting a file into JSON values ------------------------------------------------ */
 
@@ -304,7 +304,7 @@ typedef struct ctx {
     tr_err *err;           /* where errors go */
     tr_gsess *ss;          /* sessions kept */
     size_t n_ss, cap_ss;   /* used, allocated */
-    tr_buf txt;            /* a dumped message */
+    mu_buf txt;            /* a dumped message */
     tr_ids ids;            /* its tokens */
     json_t *msgs;          /* agent: messages gathered from a top-level array */
     uint64_t msgs_line;    /* where that array starts */

@@ -83,6 +83,6 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
 /* Python's json.dumps(v) (ensure_ascii, ", " and ": " separators) of a
  * jansson value, appended to b; 0 or -1 on OOM.  Exposed for the tests. */
 struct json_t;
-int tr_py_dumps(const struct json_t *v, tr_buf *b);
+int tr_py_dumps(const struct json_t *v, mu_buf *b);
 
 #endif

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr_stats.h"
 
 enum { HDR = 96, BLK = 24, K_REC = 1, K_POOL = 2, F_U16 = 1 };

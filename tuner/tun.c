@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 
 void tun_default_cfg(tun_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/cmds.h"
-#include "sim/util.h"
+#include "cli/cmds.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_pack.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 #include "traces/tr_stats.h"
 
 static void stats_usage(FILE *f) {

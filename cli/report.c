@@ -1,6 +1,6 @@
 /* report.c -- run results as named fields, JSON or CSV (see report.h). */
 #define _GNU_SOURCE /* vasprintf */
-#include "report.h"
+#include "cli/report.h"
 
 #include <stdarg.h>
 
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr.h"
 
 static void put(rp_row *r, const char *name, char *val, int raw) {
@@ -39,23 +39,23 @@ void rp_str(rp_row *r, const char *name, const char *s) {
         rp_null(r, name);
         return;
     }
-    tr_buf b = {0};
-    int bad = tr_buf_put(&b, "\"", 1);
+    mu_buf b = {0};
+    int bad = mu_buf_put(&b, "\"", 1);
     for (const char *p = s; *p && !bad; p++) {
         unsigned char c = (unsigned char)*p;
         char e[8];
         if (c == '"' || c == '\\') {
             e[0] = '\\';
             e[1] = (char)c;
-            bad = tr_buf_put(&b, e, 2);
+            bad = mu_buf_put(&b, e, 2);
         } else if (c < 0x20) {
             snprintf(e, sizeof e, "\\u%04x", c);
-            bad = tr_buf_put(&b, e, 6);
+            bad = mu_buf_put(&b, e, 6);
         } else {
-            bad = tr_buf_put(&b, (const char *)p, 1);
+            bad = mu_buf_put(&b, (const char *)p, 1);
         }
     }
-    if (!bad) bad = tr_buf_put(&b, "\"", 1);
+    if (!bad) bad = mu_buf_put(&b, "\"", 1);
     if (bad) {
         free(b.p);
         b.p = NULL;
@@ -95,14 +95,14 @@ void rp_free(rp_row *r) {
 }
 
 char *rp_json(const rp_row *r) {
-    tr_buf b = {0};
-    int bad = tr_buf_put(&b, "{", 1);
+    mu_buf b = {0};
+    int bad = mu_buf_put(&b, "{", 1);
     for (int i = 0; i < r->n && !bad; i++) {
-        if (i) bad |= tr_buf_put(&b, ", ", 2);
-        bad |= tr_buf_put(&b, "\"", 1) || tr_buf_put(&b, r->name[i], strlen(r->name[i])) ||
-               tr_buf_put(&b, "\": ", 3) || tr_buf_put(&b, r->val[i], strlen(r->val[i]));
+        if (i) bad |= mu_buf_put(&b, ", ", 2);
+        bad |= mu_buf_put(&b, "\"", 1) || mu_buf_put(&b, r->name[i], strlen(r->name[i])) ||
+               mu_buf_put(&b, "\": ", 3) || mu_buf_put(&b, r->val[i], strlen(r->val[i]));
     }
-    if (!bad) bad = tr_buf_put(&b, "}\n", 2);
+    if (!bad) bad = mu_buf_put(&b, "}\n", 2);
     if (bad) {
         free(b.p);
         return NULL;
@@ -111,15 +111,15 @@ char *rp_json(const rp_row *r) {
 }
 
 char *rp_csv_header(const rp_row *r) {
-    tr_buf b = {0};
+    mu_buf b = {0};
     int bad = 0, first = 1;
     for (int i = 0; i < r->n && !bad; i++) {
         if (r->raw[i]) continue;
-        if (!first) bad |= tr_buf_put(&b, ",", 1);
+        if (!first) bad |= mu_buf_put(&b, ",", 1);
         first = 0;
-        bad |= tr_buf_put(&b, r->name[i], strlen(r->name[i]));
+        bad |= mu_buf_put(&b, r->name[i], strlen(r->name[i]));
     }
-    if (!bad) bad = tr_buf_put(&b, "\n", 1);
+    if (!bad) bad = mu_buf_put(&b, "\n", 1);
     if (bad) {
         free(b.p);
         return NULL;
@@ -129,9 +129,9 @@ char *rp_csv_header(const rp_row *r) {
 
 /* A JSON literal as a CSV cell: null -> empty, a string unquoted (and
  * quoted CSV-style when it holds a comma, quote or newline). */
-static int csv_cell(tr_buf *b, const char *v) {
+static int csv_cell(mu_buf *b, const char *v) {
     if (!strcmp(v, "null")) return 0;
-    if (v[0] != '"') return tr_buf_put(b, v, strlen(v));
+    if (v[0] != '"') return mu_buf_put(b, v, strlen(v));
     size_t n = strlen(v);
     char *s = malloc(n + 1);
     if (!s) return -1;
@@ -143,26 +143,26 @@ static int csv_cell(tr_buf *b, const char *v) {
     s[k] = '\0';
     int rc;
     if (strpbrk(s, ",\"\n")) {
-        rc = tr_buf_put(b, "\"", 1);
-        for (size_t i = 0; i < k && !rc; i++) rc = s[i] == '"' ? tr_buf_put(b, "\"\"", 2) : tr_buf_put(b, s + i, 1);
-        if (!rc) rc = tr_buf_put(b, "\"", 1);
+        rc = mu_buf_put(b, "\"", 1);
+        for (size_t i = 0; i < k && !rc; i++) rc = s[i] == '"' ? mu_buf_put(b, "\"\"", 2) : mu_buf_put(b, s + i, 1);
+        if (!rc) rc = mu_buf_put(b, "\"", 1);
     } else {
-        rc = tr_buf_put(b, s, k);
+        rc = mu_buf_put(b, s, k);
     }
     free(s);
     return rc;
 }
 
 char *rp_csv(const rp_row *r) {
-    tr_buf b = {0};
-    int bad = tr_buf_put(&b, "", 0), first = 1;
+    mu_buf b = {0};
+    int bad = mu_buf_put(&b, "", 0), first = 1;
     for (int i = 0; i < r->n && !bad; i++) {
         if (r->raw[i]) continue;
-        if (!first) bad |= tr_buf_put(&b, ",", 1);
+        if (!first) bad |= mu_buf_put(&b, ",", 1);
         first = 0;
         bad |= csv_cell(&b, r->val[i]);
     }
-    if (!bad) bad = tr_buf_put(&b, "\n", 1);
+    if (!bad) bad = mu_buf_put(&b, "\n", 1);
     if (bad) {
         free(b.p);
         return NULL;
@@ -195,14 +195,14 @@ static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b :
 
 /* A JSON array built item by item into b, then stored as the raw field
  * name; any failed allocation marks the row. */
-static int arr_put(tr_buf *b, size_t i, const char *item) {
+static int arr_put(mu_buf *b, size_t i, const char *item) {
     if (i == 0) b->len = 0;
-    return (i == 0 ? tr_buf_put(b, "[", 1) : tr_buf_put(b, ", ", 2)) || tr_buf_put(b, item, strlen(item));
+    return (i == 0 ? mu_buf_put(b, "[", 1) : mu_buf_put(b, ", ", 2)) || mu_buf_put(b, item, strlen(item));
 }
 
-static void arr_finish(rp_row *row, const char *name, tr_buf *b, size_t n, int bad) {
+static void arr_finish(rp_row *row, const char *name, mu_buf *b, size_t n, int bad) {
     if (n == 0) b->len = 0;
-    if (bad || (n == 0 && tr_buf_put(b, "[", 1)) || tr_buf_put(b, "]", 1)) row->oom = 1;
+    if (bad || (n == 0 && mu_buf_put(b, "[", 1)) || mu_buf_put(b, "]", 1)) row->oom = 1;
     else rp_raw(row, name, b->p);
 }
 
@@ -290,7 +290,7 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
         rp_null(row, "makespan");
     }
     /* JSON only: the tuner's history and scores, the length buckets */
-    tr_buf b = {0};
+    mu_buf b = {0};
     char n1[48], n2[48], e[600];
     int bad = 0;
     size_t n = (size_t)(r->tunings < TUN_HIST_MAX ? r->tunings : TUN_HIST_MAX);
@@ -332,7 +332,7 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
 }
 
 void sim_report_composition(rp_row *row, const sim_result *r) {
-    tr_buf b = {0};
+    mu_buf b = {0};
     int bad = 0;
     for (size_t i = 0; i < r->nsamples && !bad; i++) {
         const sim_sample *x = &r->samples[i];

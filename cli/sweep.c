@@ -37,11 +37,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/cmds.h"
-#include "sim/opts.h"
-#include "sim/report.h"
+#include "cli/cmds.h"
+#include "cli/opts.h"
+#include "cli/report.h"
 #include "sim/sim.h"
-#include "sim/util.h"
+#include "base/util.h"
 #include "traces/tr_gen.h"
 
 #define MAXV 512
@@ -306,7 +306,7 @@ static int run_one(sweep *s, const sw_run *r, sw_out *o, char *err, size_t errle
     int bad = row.oom || !o->csv || !o->json;
     rp_free(&row);
     char *keys = keys_csv(s, r);
-    tr_buf b = {0};
+    mu_buf b = {0};
     for (int i = 0; i < res->nbuckets && keys && !bad; i++) {
         const sim_bucket *k = &res->buckets[i];
         char line[1024], lo[48], hi[48], hr[48], tm[48] = "", t50[48] = "", t95[48] = "", p50[48] = "", p95[48] = "";
@@ -322,16 +322,16 @@ static int run_one(sweep *s, const sw_run *r, sw_out *o, char *err, size_t errle
                  k->input_tokens, k->hit_tokens,
                  mu_fmt_double(k->input_tokens ? (double)k->hit_tokens / (double)k->input_tokens : 0, hr), tm, t50, t95,
                  p50, p95);
-        bad |= tr_buf_put(&b, line, strlen(line));
+        bad |= mu_buf_put(&b, line, strlen(line));
     }
     o->buckets = b.p ? b.p : strdup("");
-    tr_buf c = {0};
+    mu_buf c = {0};
     for (size_t i = 0; s->composition && i < res->nsamples && keys && !bad; i++) {
         const sim_sample *x = &res->samples[i];
         char line[1024], tt[48];
         snprintf(line, sizeof line, "%s,%s,%" PRId64 ",%" PRId64 ",%" PRIu64 ",%" PRIu64 "\n", keys,
                  mu_fmt_double(x->t, tt), x->kv_bytes, x->ssm_bytes, x->states_admitted, x->evictions);
-        bad |= tr_buf_put(&c, line, strlen(line));
+        bad |= mu_buf_put(&c, line, strlen(line));
     }
     o->comp = c.p ? c.p : strdup("");
     free(keys);
@@ -471,7 +471,7 @@ static size_t journal_load(sweep *s, const char *path) {
     }
     sw_out cur = {0};
     size_t cur_idx = (size_t)-1;
-    tr_buf b = {0}, x = {0};
+    mu_buf b = {0}, x = {0};
     while ((n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] != '\n') break; /* cut short */
         char kind = line[0], *end;
@@ -487,8 +487,8 @@ static size_t journal_load(sweep *s, const char *path) {
         const char *body = end + 1;
         if (kind == 'C') cur.csv = strdup(body);
         else if (kind == 'J') cur.json = strdup(body);
-        else if (kind == 'B') tr_buf_put(&b, body, strlen(body));
-        else if (kind == 'X') tr_buf_put(&x, body, strlen(body));
+        else if (kind == 'B') mu_buf_put(&b, body, strlen(body));
+        else if (kind == 'X') mu_buf_put(&x, body, strlen(body));
         else if (kind == 'E' && cur.csv && cur.json) {
             if (!s->out[idx].done) {
                 cur.buckets = strdup(b.p ? b.p : "");

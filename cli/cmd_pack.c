@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sim/cmds.h"
-#include "sim/util.h"
+#include "cli/cmds.h"
+#include "base/util.h"
 #include "traces/tr_pack.h"
 
 static void pack_usage(FILE *f) {

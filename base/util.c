@@ -1,5 +1,5 @@
 /* util.c -- see util.h. */
-#include "util.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -197,13 +197,4 @@ void mu_atomic_abort(mu_atomic_file *af) {
     af->gz = NULL;
     af->f = NULL;
     if (af->tmp[0]) unlink(af->tmp);
-}
-
-void mu_die_msg(const char *fmt, ...) {
-    va_list ap;
-    fputs("marconi: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
 }

@@ -1,6 +1,7 @@
-/* util.h -- small shared helpers (prefix mu_): token-array comparison,
- * number formatting and parsing, atomic output files, clocks.
- * Used by every module; depends on nothing of the project. */
+/* util.h -- the ground module's helpers (base/, prefix mu_): token-array
+ * comparison, an integer hash, number formatting and parsing, atomic output
+ * files, clocks.  Every module may include base/; base/ includes nothing of
+ * the project. */
 #ifndef MARCONI_UTIL_H
 #define MARCONI_UTIL_H
 
@@ -51,8 +52,5 @@ int mu_atomic_open(mu_atomic_file *af, const char *path, char *err, size_t errle
 int mu_atomic_write(mu_atomic_file *af, const void *p, size_t n, char *err, size_t errlen);
 int mu_atomic_commit(mu_atomic_file *af, char *err, size_t errlen);
 void mu_atomic_abort(mu_atomic_file *af);
-
-/* Print "marconi: " + message to stderr. */
-void mu_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

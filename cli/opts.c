@@ -1,10 +1,10 @@
 /* opts.c -- the shared replay options (see opts.h). */
-#include "opts.h"
+#include "cli/opts.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/util.h"
+#include "base/util.h"
 
 enum { SO_TIMING = SIM_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
        SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP };

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "flops/fl.h"
-#include "sim/cmds.h"
-#include "sim/util.h"
+#include "cli/cmds.h"
+#include "base/util.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/cmds.h"
-#include "sim/opts.h"
-#include "sim/report.h"
+#include "cli/cmds.h"
+#include "cli/opts.h"
+#include "cli/report.h"
 #include "sim/sim.h"
-#include "sim/util.h"
+#include "base/util.h"
 
 static void sim_usage(FILE *f) {
     fprintf(f,
@@ -258,12 +258,10 @@ int cmd_sim(int argc, char **argv) {
     }
     {
         char err[600];
-        cache probe;
-        if (cache_init(&probe, &cfg.cache, err, sizeof err) != 0) {
+        if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
             fprintf(stderr, "marconi: --capacity: %s\n", err);
             return 2;
         }
-        cache_free(&probe);
     }
     tr_trace tr;
     tr_err terr;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/cmds.h"
+#include "cli/cmds.h"
 
 static const struct {
     const char *name;             /* subcommand */
