@@ -77,7 +77,7 @@ $(BUILD)/tests/%: tests/%.c $(CLI_LIB) $(BUILD)/libmarconi.a $(TEST_EXTRA_LIBS)
 
 GOLDEN_DIR ?= ../shared/golden
 test: $(BUILD)/marconi $(TESTS)
-	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; \
+	@fail=0; for t in $(TESTS); do echo "== $$t"; MARCONI_GOLDEN_DIR=$(GOLDEN_DIR) $$t || fail=1; done; \
 	echo "== output regression (tests/regress)"; tests/regress/run.sh $(BUILD)/marconi || fail=1; \
 	if [ -d $(GOLDEN_DIR) ] && [ -x ../shared/tools/golden-check ]; then \
 	  echo "== golden parity ($(GOLDEN_DIR))"; \

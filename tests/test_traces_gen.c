@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "capture.h"
+#include "harness.h"
 
 #include "cli/cmds.h"
 #include "base/util.h"

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "capture.h"
+#include "harness.h"
 
 #include "cli/cmds.h"
 #include "traces/tr_gen.h"
