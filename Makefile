@@ -36,11 +36,11 @@ FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/store.c cache/adm.c cache/evict_lru.c cache/evict_flop.c cache/cache.c
 TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_gen.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c
 TUNER_SRC  := tuner/tun.c
-SIM_SRC    := sim/sim.c sim/des.c sim/ttft.c sim/metrics.c
+SIM_SRC    := sim/sim.c sim/replay.c sim/des.c sim/ttft.c sim/metrics.c
 CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
-CLI_SRC    := cli/cmd_sim.c cli/opts.c cli/report.c cli/cmd_model.c cli/sweep.c cli/cmd_gen.c cli/cmd_stats.c \
+CLI_SRC    := cli/cli.c cli/cmd_sim.c cli/opts.c cli/report.c cli/cmd_model.c cli/sweep.c cli/cmd_gen.c cli/cmd_stats.c \
               cli/cmd_pack.c cli/cmd_convert.c
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_LIB    := $(BUILD)/libmarconi_cli.a

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "base/util.h"
 #include "traces/tr_convert.h"
@@ -48,11 +49,6 @@ static void convert_usage(FILE *f) {
             "no output file is left behind.\n");
 }
 
-static int bad(const char *opt, const char *val, const char *why) {
-    fprintf(stderr, "marconi: --%s: '%s' %s\n", opt, val, why);
-    return 2;
-}
-
 int cmd_convert(int argc, char **argv) {
     enum { O_TOK = 256, O_SPS, O_SESS, O_MINT, O_MAXTOK, O_MAXT, O_WPM, O_NA, O_ART, O_KEEP, O_SEED, O_FIELDS, O_NOBOS };
     static const struct option opts[] = {
@@ -73,7 +69,7 @@ int cmd_convert(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         if (c == 'h') {
             convert_usage(stdout);
-            return 0;
+            return MU_EXIT_OK;
         } else if (c == 'o') {
             out = optarg;
         } else if (c == O_TOK) {
@@ -83,54 +79,48 @@ int cmd_convert(int argc, char **argv) {
         } else if (c > O_TOK && c < O_NOBOS) {
             sv[c - O_TOK] = optarg;
         } else {
-            if (optopt && optopt < 256) fprintf(stderr, "marconi: convert: unknown option '-%c' (marconi convert --help)\n", optopt);
-            else fprintf(stderr, "marconi: convert: bad option '%s' (marconi convert --help)\n", argv[optind - 1]);
-            return 2;
+            return cli_bad_option("convert", argv);
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "marconi: convert: which format? sharegpt, lmsys or agent (marconi convert --help)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "convert: which format? sharegpt, lmsys or agent (marconi convert --help)");
     }
     int fmt = tr_conv_fmt_parse(argv[optind]);
     if (fmt < 0) {
-        fprintf(stderr, "marconi: convert: '%s' is not a format (sharegpt, lmsys, agent)\n", argv[optind]);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "convert: '%s' is not a format (sharegpt, lmsys, agent)", argv[optind]);
     }
     if (optind + 1 >= argc) {
-        fprintf(stderr, "marconi: convert: which files? (marconi convert --help)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "convert: which files? (marconi convert --help)");
     }
     if (!out) {
-        fprintf(stderr, "marconi: --output: required (e.g. -o trace.jsonl.gz)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.jsonl.gz)");
     }
     tr_conv_cfg cfg;
     tr_conv_defaults((tr_conv_fmt)fmt, &cfg);
     long long v;
     double d;
     const char *s;
-    if ((s = sv[O_SPS - O_TOK]) && (mu_parse_double(s, &d) || !(d > 0) || d > 1e9)) return bad("sps", s, "is not a number > 0");
+    if ((s = sv[O_SPS - O_TOK]) && (mu_parse_double(s, &d) || !(d > 0) || d > 1e9)) return mu_bad_opt("sps", s, "is not a number > 0");
     if (s) cfg.sps = d;
-    if ((s = sv[O_SESS - O_TOK]) && mu_parse_long(s, 0, 100000000, &v)) return bad("sessions", s, "is not an integer >= 0");
+    if ((s = sv[O_SESS - O_TOK]) && mu_parse_long(s, 0, 100000000, &v)) return mu_bad_opt("sessions", s, "is not an integer >= 0");
     if (s) cfg.sessions = (uint32_t)v;
-    if ((s = sv[O_MINT - O_TOK]) && mu_parse_long(s, 0, 1000000, &v)) return bad("min-turns", s, "is not an integer >= 0");
+    if ((s = sv[O_MINT - O_TOK]) && mu_parse_long(s, 0, 1000000, &v)) return mu_bad_opt("min-turns", s, "is not an integer >= 0");
     if (s) cfg.min_turns = (uint32_t)v;
-    if ((s = sv[O_MAXTOK - O_TOK]) && mu_parse_long(s, 1, 1 << 30, &v)) return bad("max-tokens", s, "is not an integer in [1, 2^30]");
+    if ((s = sv[O_MAXTOK - O_TOK]) && mu_parse_long(s, 1, 1 << 30, &v)) return mu_bad_opt("max-tokens", s, "is not an integer in [1, 2^30]");
     if (s) cfg.max_tokens = (uint32_t)v;
-    if ((s = sv[O_MAXT - O_TOK]) && mu_parse_long(s, 0, 100000000, &v)) return bad("max-turns", s, "is not an integer >= 0");
+    if ((s = sv[O_MAXT - O_TOK]) && mu_parse_long(s, 0, 100000000, &v)) return mu_bad_opt("max-turns", s, "is not an integer >= 0");
     if (s) cfg.max_turns = (uint32_t)v;
-    if ((s = sv[O_WPM - O_TOK]) && (mu_parse_double(s, &d) || !(d > 0) || d > 1e9)) return bad("wpm", s, "is not a number > 0");
+    if ((s = sv[O_WPM - O_TOK]) && (mu_parse_double(s, &d) || !(d > 0) || d > 1e9)) return mu_bad_opt("wpm", s, "is not a number > 0");
     if (s) cfg.wpm = d;
-    if ((s = sv[O_NA - O_TOK]) && (mu_parse_double(s, &d) || !(d >= 0) || d > 1)) return bad("max-non-ascii", s, "is not a number in [0, 1]");
+    if ((s = sv[O_NA - O_TOK]) && (mu_parse_double(s, &d) || !(d >= 0) || d > 1)) return mu_bad_opt("max-non-ascii", s, "is not a number in [0, 1]");
     if (s) cfg.max_non_ascii = d;
-    if ((s = sv[O_ART - O_TOK]) && (mu_parse_double(s, &d) || !(d >= 0) || d > 1e6)) return bad("art", s, "is not a number >= 0");
+    if ((s = sv[O_ART - O_TOK]) && (mu_parse_double(s, &d) || !(d >= 0) || d > 1e6)) return mu_bad_opt("art", s, "is not a number >= 0");
     if (s) cfg.art = d;
-    if ((s = sv[O_KEEP - O_TOK]) && mu_parse_long(s, 0, 1000000, &v)) return bad("keep-obs", s, "is not an integer >= 0");
+    if ((s = sv[O_KEEP - O_TOK]) && mu_parse_long(s, 0, 1000000, &v)) return mu_bad_opt("keep-obs", s, "is not an integer >= 0");
     if (s) cfg.keep_obs = (uint32_t)v;
-    if ((s = sv[O_SEED - O_TOK]) && mu_parse_long(s, 0, 0x7fffffffffffffffLL, &v)) return bad("seed", s, "is not an integer >= 0");
+    if ((s = sv[O_SEED - O_TOK]) && mu_parse_long(s, 0, 0x7fffffffffffffffLL, &v)) return mu_bad_opt("seed", s, "is not an integer >= 0");
     if (s) cfg.seed = (uint64_t)v;
-    if ((s = sv[O_FIELDS - O_TOK]) && !*s) return bad("fields", s, "names no key");
+    if ((s = sv[O_FIELDS - O_TOK]) && !*s) return mu_bad_opt("fields", s, "names no key");
     cfg.fields = s;
     cfg.bos = !nobos;
     tr_tok *tok = NULL;
@@ -138,12 +128,10 @@ int cmd_convert(int argc, char **argv) {
     if (!strcmp(tokp, "builtin")) {
         tok = tr_tok_builtin();
         if (!tok) {
-            fprintf(stderr, "marconi: out of memory\n");
-            return 1;
+            return mu_err(MU_EXIT_FAIL, "out of memory");
         }
     } else if (tr_tok_load_llama2(tokp, &tok, &e) != 0) {
-        fprintf(stderr, "marconi: --tokenizer: %s\n", e.msg);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "--tokenizer: %s", e.msg);
     }
     cfg.tok = tok;
     tr_trace t;
@@ -151,14 +139,12 @@ int cmd_convert(int argc, char **argv) {
     double t0 = mu_now();
     int rc = 0;
     if (tr_convert(&cfg, argv + optind + 1, (size_t)(argc - optind - 1), &t, &info, &e) != 0) {
-        fprintf(stderr, "marconi: %s\n", e.msg);
-        rc = strstr(e.msg, "out of memory") ? 1 : 2;
+        rc = mu_err(strstr(e.msg, "out of memory") ? MU_EXIT_FAIL : MU_EXIT_USAGE, "%s", e.msg);
     } else {
         size_t n = strlen(out);
         int packed = n > 7 && !strcmp(out + n - 7, ".mtrace");
         if ((packed ? tr_pack_write(&t, out, NULL, &e) : tr_write_jsonl(&t, out, &e)) != 0) {
-            fprintf(stderr, "marconi: %s\n", e.msg);
-            rc = 2;
+            rc = mu_err(MU_EXIT_USAGE, "%s", e.msg);
         } else {
             printf("%s: %zu requests in %zu sessions (%llu conversations read, %llu kept, %llu too short, %llu mostly "
                    "non-ASCII); %llu messages, %llu tokens, %.2f tokens/word (%s tokenizer); %.2f s\n",

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "base/util.h"
 #include "traces/tr_gen.h"
@@ -122,13 +123,11 @@ static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, l
     static const double art[] = {5, 7.5, 10};
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "marconi: --paper: '%s' is not a folder\n", dir);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "--paper: '%s' is not a folder", dir);
     }
     pool p = {calloc(30, sizeof(pjob)), 0, 0, PTHREAD_MUTEX_INITIALIZER};
     if (!p.job) {
-        fprintf(stderr, "marconi: out of memory\n");
-        return 1;
+        return mu_err(MU_EXIT_FAIL, "out of memory");
     }
     /* the big agent traces first, so the workers finish together */
     static const int kinds[3] = {TR_GEN_SWEBENCH, TR_GEN_SHAREGPT, TR_GEN_LMSYS};
@@ -158,12 +157,9 @@ static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, l
         if (pthread_create(&th[i], NULL, worker, &p) == 0) started++;
     if (!started) worker(&p);
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    int rc = 0;
+    int rc = MU_EXIT_OK;
     for (int i = 0; i < p.n; i++)
-        if (p.job[i].rc) {
-            fprintf(stderr, "marconi: %s\n", p.job[i].msg);
-            rc = 2;
-        }
+        if (p.job[i].rc) rc = mu_err(MU_EXIT_USAGE, "%s", p.job[i].msg);
     if (!rc) printf("wrote %d traces to %s in %.1f s (%d at once)\n", p.n, dir, mu_now() - t0, started ? started : 1);
     free(p.job);
     return rc;
@@ -179,8 +175,7 @@ int cmd_gen(int argc, char **argv) {
     if (!opts || !val) {
         free(opts);
         free(val);
-        fprintf(stderr, "marconi: out of memory\n");
-        return 1;
+        return mu_err(MU_EXIT_FAIL, "out of memory");
     }
     int no = 0;
     for (int i = 0; i < nk; i++) opts[no++] = (struct option){tr_gen_knob_info(i, NULL, NULL), required_argument, 0, O_KNOB + i};
@@ -192,7 +187,7 @@ int cmd_gen(int argc, char **argv) {
     opts[no++] = (struct option){"help", no_argument, 0, 'h'};
     const char *out = NULL, *paper = NULL, *fmt = "jsonl";
     long long jobs = sysconf(_SC_NPROCESSORS_ONLN);
-    int show = 0, c, rc = 2;
+    int show = 0, c, rc = MU_EXIT_USAGE;
     if (jobs < 1) jobs = 1;
     optind = 1;
     opterr = 0;
@@ -202,33 +197,32 @@ int cmd_gen(int argc, char **argv) {
             continue;
         }
         switch (c) {
-        case 'h': gen_usage(stdout); rc = 0; goto done;
+        case 'h': gen_usage(stdout); rc = MU_EXIT_OK; goto done;
         case 'o': out = optarg; break;
         case O_PAPER: paper = optarg; break;
         case O_FORMAT:
             if (strcmp(optarg, "jsonl") && strcmp(optarg, "jsonl.gz") && strcmp(optarg, "mtrace")) {
-                fprintf(stderr, "marconi: --format: '%s' is not jsonl, jsonl.gz or mtrace\n", optarg);
+                rc = mu_err(MU_EXIT_USAGE, "--format: '%s' is not jsonl, jsonl.gz or mtrace", optarg);
                 goto done;
             }
             fmt = optarg;
             break;
         case O_JOBS:
             if (mu_parse_long(optarg, 1, 64, &jobs)) {
-                fprintf(stderr, "marconi: --jobs: '%s' is not an integer in [1, 64]\n", optarg);
+                rc = mu_err(MU_EXIT_USAGE, "--jobs: '%s' is not an integer in [1, 64]", optarg);
                 goto done;
             }
             break;
         case O_SHOW: show = 1; break;
         default:
-            if (optopt && optopt < 256) fprintf(stderr, "marconi: gen: unknown option '-%c' (marconi gen --help)\n", optopt);
-            else fprintf(stderr, "marconi: gen: bad option '%s' (marconi gen --help)\n", argv[optind - 1]);
+            rc = cli_bad_option("gen", argv);
             goto done;
         }
     }
     tr_err e = {{0}};
     if (paper) {
         if (optind != argc || out) {
-            fprintf(stderr, "marconi: --paper: takes no KIND and no --output (the names are fixed)\n");
+            rc = mu_err(MU_EXIT_USAGE, "--paper: takes no KIND and no --output (the names are fixed)");
             goto done;
         }
         tr_gen_cfg over;
@@ -237,11 +231,11 @@ int cmd_gen(int argc, char **argv) {
             if (!val[i]) continue;
             const char *name = tr_gen_knob_info(i, NULL, NULL);
             if (strcmp(name, "sessions") && strcmp(name, "seed")) {
-                fprintf(stderr, "marconi: --%s: not with --paper (only --sessions and --seed)\n", name);
+                rc = mu_err(MU_EXIT_USAGE, "--%s: not with --paper (only --sessions and --seed)", name);
                 goto done;
             }
             if (tr_gen_set(&over, name, val[i], &e)) {
-                fprintf(stderr, "marconi: --%s\n", e.msg);
+                rc = mu_err(MU_EXIT_USAGE, "--%s", e.msg);
                 goto done;
             }
         }
@@ -249,52 +243,51 @@ int cmd_gen(int argc, char **argv) {
         goto done;
     }
     if (optind >= argc) {
-        fprintf(stderr, "marconi: gen: which kind? lmsys, sharegpt, swebench or shared-prefix (marconi gen --help)\n");
+        rc = mu_err(MU_EXIT_USAGE, "gen: which kind? lmsys, sharegpt, swebench or shared-prefix (marconi gen --help)");
         goto done;
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "marconi: gen: one kind at a time; '%s' is extra (marconi gen --help)\n", argv[optind + 1]);
+        rc = mu_err(MU_EXIT_USAGE, "gen: one kind at a time; '%s' is extra (marconi gen --help)", argv[optind + 1]);
         goto done;
     }
     int kind = tr_gen_kind_parse(argv[optind]);
     if (kind < 0) {
-        fprintf(stderr, "marconi: gen: '%s' is not a kind (lmsys, sharegpt, swebench, shared-prefix)\n", argv[optind]);
+        rc = mu_err(MU_EXIT_USAGE, "gen: '%s' is not a kind (lmsys, sharegpt, swebench, shared-prefix)", argv[optind]);
         goto done;
     }
     tr_gen_cfg cfg;
     tr_gen_defaults((tr_gen_kind)kind, &cfg);
     for (int i = 0; i < nk; i++)
         if (val[i] && tr_gen_set(&cfg, tr_gen_knob_info(i, NULL, NULL), val[i], &e)) {
-            fprintf(stderr, "marconi: --%s\n", e.msg);
+            rc = mu_err(MU_EXIT_USAGE, "--%s", e.msg);
             goto done;
         }
     if (tr_gen_check(&cfg, &e)) {
-        fprintf(stderr, "marconi: --%s\n", e.msg);
+        rc = mu_err(MU_EXIT_USAGE, "--%s", e.msg);
         goto done;
     }
     if (show) {
         show_cfg(stdout, &cfg);
-        rc = 0;
+        rc = MU_EXIT_OK;
         goto done;
     }
     if (!out) {
-        fprintf(stderr, "marconi: --output: required (e.g. -o trace.jsonl.gz)\n");
+        rc = mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.jsonl.gz)");
         goto done;
     }
     tr_trace t;
     if (tr_gen(&cfg, &t, &e) != 0) {
         int oom = !strncmp(e.msg, "out of memory", 13);
-        fprintf(stderr, "marconi: %s%s\n", oom ? "" : "--", e.msg);
-        rc = oom ? 1 : 2;
+        rc = mu_err(oom ? MU_EXIT_FAIL : MU_EXIT_USAGE, "%s%s", oom ? "" : "--", e.msg);
         goto done;
     }
     if (write_trace(&t, out, &e) != 0) {
-        fprintf(stderr, "marconi: %s\n", e.msg);
+        rc = mu_err(MU_EXIT_USAGE, "%s", e.msg);
         tr_free(&t);
         goto done;
     }
     tr_free(&t);
-    rc = 0;
+    rc = MU_EXIT_OK;
 done:
     free(opts);
     free(val);

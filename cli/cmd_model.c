@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "flops/fl.h"
 #include "cli/cmds.h"
 #include "base/util.h"
@@ -71,19 +72,17 @@ int cmd_model(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': usage(stdout); return 0;
+        case 'h': usage(stdout); return MU_EXIT_OK;
         case 'm':
             if (nm == 64 || fl_preset(optarg, &models[nm])) {
-                fprintf(stderr, "marconi: --model: '%s' is not a model preset (hybrid-7b, tiny, tiny-gqa)\n", optarg);
-                return 2;
+                return mu_err(MU_EXIT_USAGE, "--model: '%s' is not a model preset (hybrid-7b, tiny, tiny-gqa)", optarg);
             }
             nm++;
             break;
         case 'f': {
             char err[600];
             if (nm == 64 || fl_load_json(optarg, &models[nm], err, sizeof err)) {
-                fprintf(stderr, "marconi: %s\n", nm == 64 ? "too many models" : err);
-                return 2;
+                return mu_err(MU_EXIT_USAGE, "%s", nm == 64 ? "too many models" : err);
             }
             nm++;
             break;
@@ -91,21 +90,18 @@ int cmd_model(int argc, char **argv) {
         case 'l': lengths = optarg; break;
         case 'c': csv = 1; break;
         default:
-            fprintf(stderr, "marconi: model: bad option '%s' (marconi model --help)\n", argv[optind - 1]);
-            return 2;
+            return mu_err(MU_EXIT_USAGE, "model: bad option '%s' (marconi model --help)", argv[optind - 1]);
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "marconi: model: unexpected '%s' (marconi model --help)\n", argv[optind]);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "model: unexpected '%s' (marconi model --help)", argv[optind]);
     }
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", lengths);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         long long v;
         if (nlen == 64 || mu_parse_long(t, 1, 1LL << 40, &v)) {
-            fprintf(stderr, "marconi: --lengths: '%s' is not a list of token counts >= 1\n", lengths);
-            return 2;
+            return mu_err(MU_EXIT_USAGE, "--lengths: '%s' is not a list of token counts >= 1", lengths);
         }
         len[nlen++] = v;
     }
@@ -114,5 +110,5 @@ int cmd_model(int argc, char **argv) {
         if (i && !csv) putchar('\n');
         report(&models[i], len, nlen, csv, i == 0);
     }
-    return 0;
+    return MU_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "base/util.h"
 #include "traces/tr_pack.h"
@@ -35,8 +36,7 @@ static int verify(const tr_trace *a, const char *path) {
     tr_trace b;
     tr_err e;
     if (tr_load(path, &b, &e) != 0) {
-        fprintf(stderr, "marconi: --verify: %s\n", e.msg);
-        return 1;
+        return mu_err(MU_EXIT_FAIL, "--verify: %s", e.msg);
     }
     int bad = a->n != b.n || a->n_sessions != b.n_sessions || a->total_in != b.total_in || a->total_out != b.total_out;
     int32_t *x = malloc(((size_t)a->max_len + 1) * 4), *y = malloc(((size_t)a->max_len + 1) * 4);
@@ -50,7 +50,7 @@ static int verify(const tr_trace *a, const char *path) {
             tr_tokens(&b, i, y);
             bad = memcmp(x, y, (size_t)n * 4) != 0;
         }
-        if (bad) fprintf(stderr, "marconi: --verify: %s: request %zu differs from the source\n", path, i);
+        if (bad) mu_err(MU_EXIT_FAIL, "--verify: %s: request %zu differs from the source", path, i);
     }
     free(x);
     free(y);
@@ -71,56 +71,48 @@ int cmd_pack(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': pack_usage(stdout); return 0;
+        case 'h': pack_usage(stdout); return MU_EXIT_OK;
         case 'o': out = optarg; break;
         case O_LEVEL:
             if (mu_parse_long(optarg, 0, 9, &level)) {
-                fprintf(stderr, "marconi: --level: '%s' is not an integer in [0, 9]\n", optarg);
-                return 2;
+                return mu_err(MU_EXIT_USAGE, "--level: '%s' is not an integer in [0, 9]", optarg);
             }
             break;
         case O_BLOCK:
             if (mu_parse_long(optarg, 1024, 1 << 28, &block)) {
-                fprintf(stderr, "marconi: --block-tokens: '%s' is not an integer in [1024, 2^28]\n", optarg);
-                return 2;
+                return mu_err(MU_EXIT_USAGE, "--block-tokens: '%s' is not an integer in [1024, 2^28]", optarg);
             }
             break;
         case O_KEEP: keep = 1; break;
         case O_VERIFY: check = 1; break;
         default:
-            if (optopt && optopt < 256) fprintf(stderr, "marconi: pack: unknown option '-%c' (marconi pack --help)\n", optopt);
-            else fprintf(stderr, "marconi: pack: bad option '%s' (marconi pack --help)\n", argv[optind - 1]);
-            return 2;
+            return cli_bad_option("pack", argv);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "marconi: pack: which trace? (marconi pack --help)\n"
-                                       : "marconi: pack: one trace at a time (marconi pack --help)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, optind >= argc ? "pack: which trace? (marconi pack --help)"
+                                                    : "pack: one trace at a time (marconi pack --help)");
     }
     if (!out) {
-        fprintf(stderr, "marconi: --output: required (e.g. -o trace.mtrace)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.mtrace)");
     }
     tr_trace t;
     tr_err e;
     double t0 = mu_now();
     if (tr_load(argv[optind], &t, &e) != 0) {
-        fprintf(stderr, "marconi: %s\n", e.msg);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "%s", e.msg);
     }
     double t1 = mu_now();
     tr_pack_opts o = {(int)level, (uint32_t)block, keep};
     tr_pack_info info;
     if (tr_pack_write_info(&t, out, &o, &info, &e) != 0) {
-        fprintf(stderr, "marconi: %s\n", e.msg);
         tr_free(&t);
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "%s", e.msg);
     }
     double t2 = mu_now();
     if (check && verify(&t, out)) {
         tr_free(&t);
-        return 1;
+        return MU_EXIT_FAIL;
     }
     struct stat st;
     long long in_bytes = stat(argv[optind], &st) == 0 ? (long long)st.st_size : -1;
@@ -130,5 +122,5 @@ int cmd_pack(int argc, char **argv) {
            (unsigned long long)info.rebased, (unsigned long long)info.file_bytes, in_bytes, t1 - t0, t2 - t1,
            check ? "; verified" : "");
     tr_free(&t);
-    return 0;
+    return MU_EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* cli.c -- `marconi sim`: replay one trace, print a table or JSON. */
+/* cmd_sim.c -- `marconi sim`: replay one trace, print a table or JSON. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "cli/opts.h"
 #include "cli/report.h"
@@ -73,11 +74,6 @@ static void sim_usage(FILE *f) {
             "  -h, --help          this text\n"
             "\n"
             "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2.\n");
-}
-
-static int bad_opt(const char *opt, const char *val, const char *why) {
-    fprintf(stderr, "marconi: --%s: '%s' %s\n", opt, val, why);
-    return 2;
 }
 
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
@@ -184,67 +180,62 @@ int cmd_sim(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if ((handled = sim_opts_parse(&so, c, optarg))) {
-            if (handled == 2) return 2;
+            if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
-        case 'h': sim_usage(stdout); return 0;
+        case 'h': sim_usage(stdout); return MU_EXIT_OK;
         case O_SYSTEM:
-            if (!sim_find_system(optarg)) return bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
+            if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
             system = optarg;
             break;
         case O_CAP:
             if (mu_parse_bytes(optarg, &capacity) || !(capacity > 0))
-                return bad_opt("capacity", optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
+                return mu_bad_opt("capacity", optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
             break;
         case O_ADM:
-            if (!adm_find(optarg)) return bad_opt("admission", optarg, "is not an admission policy (judicious, leaf, block)");
+            if (!adm_find(optarg)) return mu_bad_opt("admission", optarg, "is not an admission policy (judicious, leaf, block)");
             adm = optarg;
             break;
         case O_EV:
-            if (!evict_find(optarg)) return bad_opt("eviction", optarg, "is not an eviction policy (lru, flop)");
+            if (!evict_find(optarg)) return mu_bad_opt("eviction", optarg, "is not an eviction policy (lru, flop)");
             ev = optarg;
             break;
         case O_ALPHA:
             if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
-                return bad_opt("alpha", optarg, "is not a number >= 0");
+                return mu_bad_opt("alpha", optarg, "is not a number >= 0");
             break;
         case O_THREADS:
-            if (mu_parse_long(optarg, 1, 4096, &threads)) return bad_opt("threads", optarg, "is not an integer in [1, 4096]");
+            if (mu_parse_long(optarg, 1, 4096, &threads)) return mu_bad_opt("threads", optarg, "is not an integer in [1, 4096]");
             break;
         case O_BLOCK:
-            if (mu_parse_long(optarg, 1, 1 << 20, &block)) return bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
+            if (mu_parse_long(optarg, 1, 1 << 20, &block)) return mu_bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
             break;
         case O_MODEL: model = optarg; break;
         case O_MODELF: model_file = optarg; break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
         default:
-            if (optopt && optopt < 256) fprintf(stderr, "marconi: sim: unknown option '-%c' (marconi sim --help)\n", optopt);
-            else fprintf(stderr, "marconi: sim: bad option '%s' (marconi sim --help)\n", argv[optind - 1]);
-            return 2;
+            return cli_bad_option("sim", argv);
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "marconi: sim: which trace? (marconi sim --help)\n"
-                                       : "marconi: sim: one trace at a time (marconi sim --help)\n");
-        return 2;
-    }
-    if (capacity < 0) {
-        fprintf(stderr, "marconi: --capacity: required (e.g. --capacity 3e9)\n");
-        return 2;
-    }
+    if (optind != argc - 1)
+        return mu_err(MU_EXIT_USAGE, optind >= argc ? "sim: which trace? (marconi sim --help)"
+                                                    : "sim: one trace at a time (marconi sim --help)");
+    if (capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
     int compat = sim_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
     sim_default_cfg(&cfg, system, capacity);
-    if (model && fl_preset(model, &cfg.cache.model) != 0)
-        return bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
-    if (model_file) {
-        char err[600];
-        if (fl_load_json(model_file, &cfg.cache.model, err, sizeof err) != 0) {
-            fprintf(stderr, "marconi: %s\n", err);
-            return 2;
-        }
+    int rc = MU_EXIT_USAGE;
+    char err[600];
+    tr_trace tr = {0};
+    if (model && fl_preset(model, &cfg.cache.model) != 0) {
+        rc = mu_bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
+        goto out;
+    }
+    if (model_file && fl_load_json(model_file, &cfg.cache.model, err, sizeof err) != 0) {
+        rc = mu_err(MU_EXIT_USAGE, "%s", err);
+        goto out;
     }
     if (adm) cfg.cache.adm = adm_find(adm);
     if (ev) cfg.cache.ev = evict_find(ev);
@@ -252,40 +243,32 @@ int cmd_sim(int argc, char **argv) {
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
-    if (sim_opts_apply(&so, &cfg)) {
-        ttft_free(&cfg.ttft);
-        return 2;
+    if (sim_opts_apply(&so, &cfg)) goto out; /* it said why */
+    if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
+        rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
+        goto out;
     }
-    {
-        char err[600];
-        if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
-            fprintf(stderr, "marconi: --capacity: %s\n", err);
-            return 2;
-        }
-    }
-    tr_trace tr;
     tr_err terr;
     if (tr_load(argv[optind], &tr, &terr) != 0) {
-        fprintf(stderr, "marconi: %s\n", terr.msg);
-        return 2;
+        rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
+        goto out;
     }
     sim_result r;
-    char err[600];
     if (sim_run(&tr, &cfg, &r, err, sizeof err) != 0) {
-        fprintf(stderr, "marconi: %s: %s\n", tr.path, err);
-        tr_free(&tr);
-        return 1;
+        rc = mu_err(MU_EXIT_FAIL, "%s: %s", tr.path, err);
+        goto out;
     }
     if (json) {
         if (print_json(stdout, &tr, &cfg, &r, composition)) {
-            fprintf(stderr, "marconi: out of memory\n");
-            tr_free(&tr);
-            return 1;
+            rc = mu_err(MU_EXIT_FAIL, "out of memory");
+            goto out;
         }
     } else {
         print_table(stdout, &tr, &cfg, &r, compat);
     }
+    rc = MU_EXIT_OK;
+out:
     tr_free(&tr);
-    ttft_free(&cfg.ttft);
-    return 0;
+    sim_cfg_free(&cfg);
+    return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "traces/tr_stats.h"
 
@@ -34,30 +35,25 @@ int cmd_stats(int argc, char **argv) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': stats_usage(stdout); return 0;
+        case 'h': stats_usage(stdout); return MU_EXIT_OK;
         case 'j': json = 1; break;
         default:
-            if (optopt && optopt < 256) fprintf(stderr, "marconi: stats: unknown option '-%c' (marconi stats --help)\n", optopt);
-            else fprintf(stderr, "marconi: stats: bad option '%s' (marconi stats --help)\n", argv[optind - 1]);
-            return 2;
+            return cli_bad_option("stats", argv);
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "marconi: stats: which trace? (marconi stats --help)\n");
-        return 2;
+        return mu_err(MU_EXIT_USAGE, "stats: which trace? (marconi stats --help)");
     }
     for (int i = optind; i < argc; i++) {
         tr_trace t;
         tr_err e;
         tr_stats s;
         if (tr_load(argv[i], &t, &e) != 0) {
-            fprintf(stderr, "marconi: %s\n", e.msg);
-            return 2;
+            return mu_err(MU_EXIT_USAGE, "%s", e.msg);
         }
         if (tr_stats_compute(&t, &s, &e) != 0) {
-            fprintf(stderr, "marconi: %s\n", e.msg);
             tr_free(&t);
-            return 1;
+            return mu_err(MU_EXIT_FAIL, "%s", e.msg);
         }
         if (json) tr_stats_print_json(stdout, &t, &s);
         else {
@@ -66,5 +62,5 @@ int cmd_stats(int argc, char **argv) {
         }
         tr_free(&t);
     }
-    return 0;
+    return MU_EXIT_OK;
 }

@@ -1,4 +1,5 @@
 /* opts.c -- the shared replay options (see opts.h). */
+#include "base/err.h"
 #include "cli/opts.h"
 
 #include <stdio.h>
@@ -46,48 +47,43 @@ int sim_opts_table(const struct option *own, struct option *all, size_t cap) {
     return 0;
 }
 
-static int bad(const char *opt, const char *val, const char *why) {
-    fprintf(stderr, "marconi: --%s: '%s' %s\n", opt, val, why);
-    return 2;
-}
-
 int sim_opts_parse(sim_opts *o, int c, const char *arg) {
     switch (c) {
     case SO_TIMING:
         if (!strcmp(arg, "des")) o->timing = SIM_DES;
         else if (!strcmp(arg, "logical")) o->timing = SIM_LOGICAL;
-        else return bad("timing", arg, "is not a timing (des, logical)");
+        else return mu_bad_opt("timing", arg, "is not a timing (des, logical)");
         return 1;
     case SO_TTFT: o->ttft = arg; return 1;
     case SO_MFU:
-        if (mu_parse_double(arg, &o->mfu) || !(o->mfu > 0) || o->mfu > 1) return bad("mfu", arg, "is not a number in (0, 1]");
+        if (mu_parse_double(arg, &o->mfu) || !(o->mfu > 0) || o->mfu > 1) return mu_bad_opt("mfu", arg, "is not a number in (0, 1]");
         return 1;
     case SO_GPUS:
-        if (mu_parse_long(arg, 1, 4096, &o->gpus)) return bad("gpus", arg, "is not a GPU count in [1, 4096]");
+        if (mu_parse_long(arg, 1, 4096, &o->gpus)) return mu_bad_opt("gpus", arg, "is not a GPU count in [1, 4096]");
         return 1;
     case SO_TPOT:
         if (mu_parse_double(arg, &o->tpot_ms) || !(o->tpot_ms >= 0) || o->tpot_ms > 1e6)
-            return bad("tpot", arg, "is not a number of ms >= 0");
+            return mu_bad_opt("tpot", arg, "is not a number of ms >= 0");
         return 1;
     case SO_CHUNK:
-        if (mu_parse_long(arg, 1, 1LL << 30, &o->chunk)) return bad("chunk", arg, "is not an integer >= 1");
+        if (mu_parse_long(arg, 1, 1LL << 30, &o->chunk)) return mu_bad_opt("chunk", arg, "is not an integer >= 1");
         return 1;
     case SO_NOVAN: o->vanilla = 0; return 1;
     case SO_BUCKETS: o->buckets = arg; return 1;
     case SO_BOOT:
-        if (mu_parse_long(arg, 1, 1000000, &o->boot)) return bad("bootstrap", arg, "is not an integer >= 1");
+        if (mu_parse_long(arg, 1, 1000000, &o->boot)) return mu_bad_opt("bootstrap", arg, "is not an integer >= 1");
         return 1;
     case SO_RETUNE: o->retune = 1; return 1;
     case SO_SCORE:
-        if (mu_parse_long(arg, 0, 1LL << 40, &o->score)) return bad("score-last", arg, "is not an integer >= 0");
+        if (mu_parse_long(arg, 0, 1LL << 40, &o->score)) return mu_bad_opt("score-last", arg, "is not an integer >= 0");
         return 1;
     case SO_COMPAT:
         if (!strcmp(arg, "reference")) o->quirks = CQ_REFERENCE;
         else if (!strcmp(arg, "none")) o->quirks = 0;
-        else return bad("compat", arg, "is not a mode (none, reference)");
+        else return mu_bad_opt("compat", arg, "is not a mode (none, reference)");
         return 1;
     case SO_QUIRKS:
-        if (cache_parse_quirks(arg, &o->quirks)) return bad("quirks", arg, "names an unknown quirk (marconi sim --help)");
+        if (cache_parse_quirks(arg, &o->quirks)) return mu_bad_opt("quirks", arg, "names an unknown quirk (marconi sim --help)");
         return 1;
     case SO_COMP: o->composition = 1; return 1;
     }
@@ -106,16 +102,16 @@ int sim_opts_apply(const sim_opts *o, sim_cfg *cfg) {
     cfg->tuner.retune = o->retune;
     cfg->tuner.score_last = (size_t)o->score;
     if (sim_parse_buckets(o->buckets, cfg))
-        return bad("buckets", o->buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
+        return mu_bad_opt("buckets", o->buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
     char err[600];
     ttft_free(&cfg->ttft);
     if (ttft_load(o->ttft, &cfg->ttft, err, sizeof err) != 0) {
-        if (!strncmp(o->ttft, "profile:", 8)) fprintf(stderr, "marconi: %s\n", err);
-        else fprintf(stderr, "marconi: --ttft-model: %s\n", err);
-        return 2;
+        /* a profile's own errors name its FILE:LINE already */
+        if (!strncmp(o->ttft, "profile:", 8)) return mu_err(MU_EXIT_USAGE, "%s", err);
+        return mu_err(MU_EXIT_USAGE, "--ttft-model: %s", err);
     }
     if (o->mfu > 0) cfg->ttft.mfu = o->mfu;
     if (o->gpus > 1 && ttft_scale(&cfg->ttft, (int)o->gpus))
-        return bad("gpus", o->ttft, "is a measured profile: --gpus scales roofline models only");
+        return mu_bad_opt("gpus", o->ttft, "is a measured profile: --gpus scales roofline models only");
     return 0;
 }

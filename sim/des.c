@@ -24,10 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
 #include "base/util.h"
+#include "sim/replay.h"
+#include "sim/sim.h"
 
 enum { EV_ARRIVE = 0, EV_STEP = 1, EV_DONE = 2 };
+
+/* What an event handler returns. */
+enum { DES_OK = 0, DES_OOM = -1, DES_CHECK_FAILED = -2 /* cache_check failed: err says why */ };
 
 typedef struct ev {
     double t;     /* seconds */
@@ -96,10 +100,8 @@ typedef struct rq {
 typedef struct des {
     const tr_trace *tr;
     const sim_cfg *cfg;
-    int nocache;
-    cache c;
-    tun t;
-    int tuning;
+    int nocache;        /* no cache at all (the vanilla baseline) */
+    sim_replay rp;      /* the cache and its tuner, unless nocache */
     evq q;
     rq *r;
     size_t *fifo;       /* arrived requests, in arrival order */
@@ -115,12 +117,6 @@ typedef struct des {
     char *err;
     size_t errlen;
 } des;
-
-static uint32_t des_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
-    const tr_trace *tr = ctx;
-    *n_in = tr->req[req].n_in;
-    return tr_tokens(tr, req, buf);
-}
 
 /* Seconds a step costs whatever it computes. */
 static double step_fixed(const des *d) {
@@ -159,12 +155,11 @@ static int start_step(des *d, double now) {
             q->start = now;
             if (!d->nocache) {
                 tr_tokens(d->tr, i, d->buf);
-                if (d->tuning && tun_before_lookup(&d->t, &d->c, i)) return -1;
                 cache_hit h;
-                if (cache_lookup(&d->c, d->buf, tq->n_in, &h)) return -1;
+                if (sim_replay_lookup(&d->rp, i, d->buf, tq->n_in, &h)) return DES_OOM;
                 q->hit = h.tokens;
                 q->pin = h.node;
-                if (q->pin) cache_lock(&d->c, q->pin);
+                if (q->pin) cache_lock(&d->rp.c, q->pin);
             }
             /* a fully cached input still computes its last token's logits */
             q->left = tq->n_in > q->hit ? tq->n_in - q->hit : 1;
@@ -201,13 +196,11 @@ static int on_done(des *d, double now, size_t i) {
     const tr_req *tq = &d->tr->req[i];
     if (!d->nocache) {
         uint32_t n = tr_tokens(d->tr, i, d->buf);
-        if (d->tuning && tun_before_insert(&d->t, &d->c, i)) return -1;
-        if (cache_insert(&d->c, d->buf, n)) return -1;
-        if (d->tuning && tun_after_insert(&d->t, &d->c, i)) return -1;
-        if (q->pin) cache_unlock(&d->c, q->pin);
+        if (sim_replay_insert(&d->rp, i, d->buf, n)) return DES_OOM;
+        if (q->pin) cache_unlock(&d->rp.c, q->pin);
         q->pin = NULL;
-        if (d->cfg->check && cache_check(&d->c, d->err, d->errlen)) return -2;
-        sim_sample_cache(d->res, &d->c, now, d->completed, d->tr->n);
+        if (d->cfg->check && cache_check(&d->rp.c, d->err, d->errlen)) return DES_CHECK_FAILED;
+        sim_sample_cache(d->res, &d->rp.c, now, d->completed, d->tr->n);
     }
     d->n_in[i] = tq->n_in;
     d->hit[i] = q->hit;
@@ -234,10 +227,7 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
     d.res = res;
     d.err = err;
     d.errlen = errlen;
-    if (!nocache && cache_init(&d.c, &cfg->cache, err, errlen) != 0) return -1;
-    d.tuning = !nocache && cfg->tune && cfg->cache.ev == &evict_flop;
-    tun_src src = {(void *)tr, des_tokens, tr->max_len};
-    tun_init(&d.t, &cfg->tuner, src);
+    if (!nocache && sim_replay_init(&d.rp, tr, cfg, err, errlen) != 0) return -1;
     size_t n = tr->n;
     d.r = calloc(n, sizeof *d.r);
     d.fifo = malloc(n * sizeof *d.fifo);
@@ -293,7 +283,7 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
         } else {
             r = on_done(&d, e.t, e.req);
         }
-        if (r == -2) {
+        if (r == DES_CHECK_FAILED) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "at t=%.6f: %s", e.t, err);
             snprintf(err, errlen, "%s", tmp);
@@ -304,29 +294,7 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
     res->seconds = mu_now() - t0;
     res->timing = SIM_DES;
     if (!nocache) {
-        res->st = d.c.st;
-        res->request_hit_rate = d.c.st.requests ? (double)d.c.st.hit_requests / (double)d.c.st.requests : 0;
-        res->token_hit_rate =
-            fl_div((fl_i128)d.c.st.hit_tokens, (fl_i128)(d.c.st.input_tokens ? d.c.st.input_tokens : 1));
-        res->flops_saved = fl_total(d.c.st.saved);
-        res->final_alpha = d.c.alpha;
-        res->tunings = d.t.tunings;
-        for (int k = 0; k < d.t.tunings && k < TUN_HIST_MAX; k++) {
-            res->alphas[k] = d.t.alphas[k];
-            res->tuned_at[k] = d.t.at_request[k];
-        }
-        res->window = d.tuning ? d.t.window : -1;
-        res->ngrid = d.t.cfg.ngrid;
-        for (int k = 0; k < d.t.cfg.ngrid; k++) {
-            res->grid[k] = d.t.cfg.grid[k];
-            res->scores[k] = d.t.scores[k];
-        }
-        res->tune_seconds = d.t.seconds;
-        res->kv_tokens = d.c.t.kv_tokens;
-        res->ssm_states = d.c.t.states;
-        res->nodes = d.c.t.nodes;
-        res->bytes = cache_bytes(&d.c);
-        cache_reuse_stats(&d.c, &res->reuse);
+        sim_replay_result(&d.rp, res);
     } else {
         res->st.requests = n;
         for (size_t i = 0; i < n; i++) res->st.input_tokens += tr->req[i].n_in;
@@ -353,7 +321,6 @@ out:
     free(d.prefill);
     free(d.n_in);
     free(d.hit);
-    tun_free(&d.t);
-    if (!nocache) cache_free(&d.c);
+    if (!nocache) sim_replay_free(&d.rp);
     return rc;
 }

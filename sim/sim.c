@@ -1,18 +1,23 @@
 /* sim.c -- the logical-time replay loop (see sim.h). */
-#include "sim.h"
+#include "sim/sim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
+#include "sim/replay.h"
 
 const sim_system sim_systems[] = {
-    {"vllm+", &adm_block, &evict_lru, 0, "a state every --block-size tokens, LRU over leaf blocks"},
-    {"sglang+", &adm_judicious, &evict_lru, 0, "judicious admission, LRU over leaves, paths refreshed"},
-    {"marconi", &adm_judicious, &evict_flop, 1, "judicious admission, FLOP-aware eviction, alpha tuned online"},
-    {"marconi-static", &adm_judicious, &evict_flop, 0, "judicious admission, FLOP-aware eviction, fixed --alpha"},
-    {NULL, NULL, NULL, 0, NULL},
+    {.name = "vllm+", .adm = &adm_block, .ev = &evict_lru, .tune = 0,
+     .help = "a state every --block-size tokens, LRU over leaf blocks"},
+    {.name = "sglang+", .adm = &adm_judicious, .ev = &evict_lru, .tune = 0,
+     .help = "judicious admission, LRU over leaves, paths refreshed"},
+    {.name = "marconi", .adm = &adm_judicious, .ev = &evict_flop, .tune = 1,
+     .help = "judicious admission, FLOP-aware eviction, alpha tuned online"},
+    {.name = "marconi-static", .adm = &adm_judicious, .ev = &evict_flop, .tune = 0,
+     .help = "judicious admission, FLOP-aware eviction, fixed --alpha"},
+    {.name = NULL},
 };
 
 const sim_system *sim_find_system(const char *name) {
@@ -60,12 +65,6 @@ int sim_parse_buckets(const char *list, sim_cfg *cfg) {
     return 0;
 }
 
-static uint32_t trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
-    const tr_trace *tr = ctx;
-    *n_in = tr->req[req].n_in;
-    return tr_tokens(tr, req, buf);
-}
-
 static int sim_des_both(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, size_t errlen) {
     if (sim_des(tr, cfg, 0, res, err, errlen)) return -1;
     if (!cfg->vanilla) return 0;
@@ -86,32 +85,22 @@ static int sim_des_both(const tr_trace *tr, const sim_cfg *cfg, sim_result *res,
 int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, size_t errlen) {
     if (cfg->timing == SIM_DES) return sim_des_both(tr, cfg, res, err, errlen);
     memset(res, 0, sizeof *res);
-    cache c;
-    if (cache_init(&c, &cfg->cache, err, errlen) != 0) return -1;
-    tun t;
-    int tuning = cfg->tune && cfg->cache.ev == &evict_flop;
-    tun_src src = {(void *)tr, trace_tokens, tr->max_len};
-    tun_init(&t, &cfg->tuner, src);
+    sim_replay r;
+    if (sim_replay_init(&r, tr, cfg, err, errlen) != 0) return -1;
     int32_t *buf = malloc(((size_t)tr->max_len + 1) * sizeof *buf);
     uint32_t *n_in_v = malloc((tr->n + 1) * sizeof *n_in_v), *hit_v = malloc((tr->n + 1) * sizeof *hit_v);
     int rc = -1;
-    if (!buf || !n_in_v || !hit_v) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
+    if (!buf || !n_in_v || !hit_v) goto oom;
     double t0 = mu_now();
     for (size_t i = 0; i < tr->n; i++) {
         uint32_t n = tr_tokens(tr, i, buf), n_in = tr->req[i].n_in;
-        if (tuning && tun_before_lookup(&t, &c, i)) goto oom;
         cache_hit h;
-        if (cache_lookup(&c, buf, n_in, &h)) goto oom;
+        if (sim_replay_lookup(&r, i, buf, n_in, &h)) goto oom;
         n_in_v[i] = n_in;
         hit_v[i] = h.tokens;
-        if (tuning && tun_before_insert(&t, &c, i)) goto oom;
-        if (cache_insert(&c, buf, n)) goto oom;
-        if (tuning && tun_after_insert(&t, &c, i)) goto oom;
-        sim_sample_cache(res, &c, (double)i, i, tr->n);
-        if (cfg->check && cache_check(&c, err, errlen) != 0) {
+        if (sim_replay_insert(&r, i, buf, n)) goto oom;
+        sim_sample_cache(res, &r.c, (double)i, i, tr->n);
+        if (cfg->check && cache_check(&r.c, err, errlen) != 0) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "after request %zu: %s", i, err);
             snprintf(err, errlen, "%s", tmp);
@@ -119,28 +108,7 @@ int sim_run(const tr_trace *tr, const sim_cfg *cfg, sim_result *res, char *err, 
         }
     }
     res->seconds = mu_now() - t0;
-    res->st = c.st;
-    res->request_hit_rate = c.st.requests ? (double)c.st.hit_requests / (double)c.st.requests : 0;
-    res->token_hit_rate = fl_div((fl_i128)c.st.hit_tokens, (fl_i128)(c.st.input_tokens ? c.st.input_tokens : 1));
-    res->flops_saved = fl_total(c.st.saved);
-    res->final_alpha = c.alpha;
-    res->tunings = t.tunings;
-    for (int k = 0; k < t.tunings && k < TUN_HIST_MAX; k++) {
-        res->alphas[k] = t.alphas[k];
-        res->tuned_at[k] = t.at_request[k];
-    }
-    res->window = tuning ? t.window : -1;
-    res->ngrid = t.cfg.ngrid;
-    for (int k = 0; k < t.cfg.ngrid; k++) {
-        res->grid[k] = t.cfg.grid[k];
-        res->scores[k] = t.scores[k];
-    }
-    res->tune_seconds = t.seconds;
-    res->kv_tokens = c.t.kv_tokens;
-    res->ssm_states = c.t.states;
-    res->nodes = c.t.nodes;
-    res->bytes = cache_bytes(&c);
-    cache_reuse_stats(&c, &res->reuse);
+    sim_replay_result(&r, res);
     sim_fill_buckets(cfg, res, n_in_v, hit_v, NULL, NULL, tr->n);
     rc = 0;
     goto out;
@@ -150,7 +118,8 @@ out:
     free(buf);
     free(n_in_v);
     free(hit_v);
-    tun_free(&t);
-    cache_free(&c);
+    sim_replay_free(&r);
     return rc;
 }
+
+void sim_cfg_free(sim_cfg *cfg) { ttft_free(&cfg->ttft); }

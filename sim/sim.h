@@ -39,6 +39,9 @@ typedef struct sim_system {
 extern const sim_system sim_systems[]; /* terminated by a NULL name */
 const sim_system *sim_find_system(const char *name);
 
+/* A replay's configuration.  It owns its TTFT model's profile rows (heap):
+ * sim_cfg_free releases them.  A struct copy (`run = base`) borrows them;
+ * free only the original, after the last copy is done with. */
 typedef struct sim_cfg {
     cache_cfg cache;       /* the cache to replay through */
     const char *system;    /* preset name, for reports */
@@ -138,5 +141,7 @@ int sim_parse_buckets(const char *list, sim_cfg *cfg);
 /* Default cfg for a system preset: hybrid-7b, the given capacity, block
  * 32, alpha 0, the default tuner.  Returns 0, or -1 for an unknown name. */
 int sim_default_cfg(sim_cfg *cfg, const char *system, double capacity);
+/* Free what cfg owns (the TTFT profile); cfg may be zeroed or defaulted. */
+void sim_cfg_free(sim_cfg *cfg);
 
 #endif

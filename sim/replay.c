@@ -1,0 +1,68 @@
+/* replay.c -- see replay.h. */
+#include "sim/replay.h"
+
+#include <string.h>
+
+uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
+    const tr_trace *tr = ctx;
+    *n_in = tr->req[req].n_in;
+    return tr_tokens(tr, req, buf);
+}
+
+int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->tr = tr;
+    if (cache_init(&r->c, &cfg->cache, err, errlen) != 0) return -1;
+    r->tuning = cfg->tune && cfg->cache.ev == &evict_flop;
+    tun_src src = {.ctx = (void *)tr, .tokens = sim_trace_tokens, .max_len = tr->max_len};
+    if (tun_init(&r->t, &cfg->tuner, src) != 0) {
+        snprintf(err, errlen, "out of memory");
+        cache_free(&r->c);
+        return -1;
+    }
+    return 0;
+}
+
+int sim_replay_lookup(sim_replay *r, size_t i, const int32_t *seq, uint32_t n_in, cache_hit *hit) {
+    if (r->tuning && tun_before_lookup(&r->t, &r->c, i)) return -1;
+    return cache_lookup(&r->c, seq, n_in, hit) ? -1 : 0;
+}
+
+int sim_replay_insert(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {
+    if (r->tuning && tun_before_insert(&r->t, &r->c, i)) return -1;
+    if (cache_insert(&r->c, seq, n)) return -1;
+    return r->tuning && tun_after_insert(&r->t, &r->c, i) ? -1 : 0;
+}
+
+void sim_replay_result(const sim_replay *r, sim_result *res) {
+    const cache *c = &r->c;
+    const tun *t = &r->t;
+    res->st = c->st;
+    res->request_hit_rate = c->st.requests ? (double)c->st.hit_requests / (double)c->st.requests : 0;
+    res->token_hit_rate = fl_div((fl_i128)c->st.hit_tokens, (fl_i128)(c->st.input_tokens ? c->st.input_tokens : 1));
+    res->flops_saved = fl_total(c->st.saved);
+    res->final_alpha = c->alpha;
+    res->tunings = t->tunings;
+    for (int k = 0; k < t->tunings && k < TUN_HIST_MAX; k++) {
+        res->alphas[k] = t->alphas[k];
+        res->tuned_at[k] = t->at_request[k];
+    }
+    res->window = r->tuning ? t->window : -1;
+    res->ngrid = t->cfg.ngrid;
+    for (int k = 0; k < t->cfg.ngrid; k++) {
+        res->grid[k] = t->cfg.grid[k];
+        res->scores[k] = t->scores[k];
+    }
+    res->tune_seconds = t->seconds;
+    res->kv_tokens = c->t.kv_tokens;
+    res->ssm_states = c->t.states;
+    res->nodes = c->t.nodes;
+    res->bytes = cache_bytes(c);
+    cache_reuse_stats(c, &res->reuse);
+}
+
+void sim_replay_free(sim_replay *r) {
+    tun_free(&r->t);
+    cache_free(&r->c);
+    memset(r, 0, sizeof *r);
+}
