@@ -1,6 +1,8 @@
-/* cmds.h -- the subcommands of the marconi binary (sim/main.c dispatches).
- * Each takes argv from its own name on and returns the exit status:
- * 0 success, 2 usage or input error, 1 anything else. */
+/* cmds.h -- the subcommands of the marconi binary (cli/main.c dispatches;
+ * one file a subcommand, cli/cmd_NAME.c).  Each takes argv from its own
+ * name on and returns the exit status (base/err.h): MU_EXIT_OK,
+ * MU_EXIT_USAGE for a bad option, argument or input file, MU_EXIT_FAIL for
+ * anything else. */
 #ifndef MARCONI_CMDS_H
 #define MARCONI_CMDS_H
 

@@ -1,4 +1,4 @@
-/* main.c -- the marconi command: dispatch to a subcommand. */
+/* main.c -- the marconi command: dispatch to a subcommand (cli/cmds.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,13 +10,13 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *summary;          /* one line for --help */
 } cmds[] = {
-    {"sim", cmd_sim, "replay a trace through a prefix cache and report what it saved"},
-    {"gen", cmd_gen, "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
-    {"stats", cmd_stats, "describe a trace: lengths, rates, oracle token hit rate"},
-    {"pack", cmd_pack, "write a trace in the packed form (.mtrace): fast to load, checksummed"},
-    {"convert", cmd_convert, "turn ShareGPT / LMSys / agent conversation logs into a trace"},
-    {"sweep", cmd_sweep, "run a grid of simulations (traces x systems x alphas x capacities) into tidy CSV"},
-    {"model", cmd_model, "a model's state bytes, FLOPs and FLOP efficiency by length"},
+    {.name = "sim", .fn = cmd_sim, .summary = "replay a trace through a prefix cache and report what it saved"},
+    {.name = "gen", .fn = cmd_gen, .summary = "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
+    {.name = "stats", .fn = cmd_stats, .summary = "describe a trace: lengths, rates, oracle token hit rate"},
+    {.name = "pack", .fn = cmd_pack, .summary = "write a trace in the packed form (.mtrace): fast to load, checksummed"},
+    {.name = "convert", .fn = cmd_convert, .summary = "turn ShareGPT / LMSys / agent conversation logs into a trace"},
+    {.name = "sweep", .fn = cmd_sweep, .summary = "run a grid of simulations (traces x systems x alphas x capacities) into tidy CSV"},
+    {.name = "model", .fn = cmd_model, .summary = "a model's state bytes, FLOPs and FLOP efficiency by length"},
 };
 
 static void usage(FILE *f) {
