@@ -14,12 +14,31 @@
 
 #include <string.h>
 
-const adm_policy adm_judicious = {"judicious", "a state at the branch point and at the last token (Marconi)",
-                                  RT_RADIX, 1};
-const adm_policy adm_leaf = {"leaf", "a state at the last token only (no branch-point checkpoints)", RT_RADIX, 0};
-const adm_policy adm_block = {"block", "a state at every --block-size tokens, blocks as in vLLM (vLLM+)", RT_BLOCK,
-                              0};
+/* Admission policies are data: cache.c's insert reads layout and
+ * state_at_branch, so each is one table with no code of its own, and the
+ * tables and their registry share this file (eviction policies are code,
+ * one file each; their registry is cache/evict.c). */
 
+const adm_policy adm_judicious = {
+    .name = "judicious",
+    .help = "a state at the branch point and at the last token (Marconi)",
+    .layout = RT_RADIX,
+    .state_at_branch = 1,
+};
+const adm_policy adm_leaf = {
+    .name = "leaf",
+    .help = "a state at the last token only (no branch-point checkpoints)",
+    .layout = RT_RADIX,
+    .state_at_branch = 0,
+};
+const adm_policy adm_block = {
+    .name = "block",
+    .help = "a state at every --block-size tokens, blocks as in vLLM (vLLM+)",
+    .layout = RT_BLOCK,
+    .state_at_branch = 0, /* the block layout never splits: a state ends every block */
+};
+
+/* In --help order. */
 const adm_policy *const adm_policies[] = {&adm_judicious, &adm_leaf, &adm_block, NULL};
 
 const adm_policy *adm_find(const char *name) {

@@ -7,6 +7,7 @@
  */
 #include "cache.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,14 +18,24 @@
 #define Q(c, bit) (((c)->cfg.quirks & (bit)) != 0)
 
 const cache_quirk cache_quirks[] = {
-    {"leaf-bytes", CQ_LEAF_BYTES_LOOPVAR, "FLOP-aware eviction counts a leaf's KV with the last candidate's length"},
-    {"mlp-parent-attn", CQ_MLP_PARENT_ATTN, "FLOP efficiency's MLP term subtracts the parent's attention FLOPs"},
-    {"match-past-partial", CQ_MATCH_PAST_PARTIAL, "matching continues below a partially matched node"},
-    {"estimated-bytes", CQ_ESTIMATED_BYTES, "eviction frees the reference's estimate, not the exact need"},
-    {"evict-own-path", CQ_EVICT_OWN_PATH, "eviction may remove the path being inserted"},
-    {"heapq-ties", CQ_HEAPQ_TIES, "LRU ties fall in Python heapq order over a DFS leaf list"},
-    {"block-partial-no-touch", CQ_BLOCK_PARTIAL_NO_TOUCH, "vLLM+ lookups do not refresh a matched partial block"},
-    {NULL, 0, NULL},
+    {.name = "leaf-bytes",
+     .bit = CQ_LEAF_BYTES_LOOPVAR,
+     .help = "FLOP-aware eviction counts a leaf's KV with the last candidate's length"},
+    {.name = "mlp-parent-attn",
+     .bit = CQ_MLP_PARENT_ATTN,
+     .help = "FLOP efficiency's MLP term subtracts the parent's attention FLOPs"},
+    {.name = "match-past-partial",
+     .bit = CQ_MATCH_PAST_PARTIAL,
+     .help = "matching continues below a partially matched node"},
+    {.name = "estimated-bytes",
+     .bit = CQ_ESTIMATED_BYTES,
+     .help = "eviction frees the reference's estimate, not the exact need"},
+    {.name = "evict-own-path", .bit = CQ_EVICT_OWN_PATH, .help = "eviction may remove the path being inserted"},
+    {.name = "heapq-ties", .bit = CQ_HEAPQ_TIES, .help = "LRU ties fall in Python heapq order over a DFS leaf list"},
+    {.name = "block-partial-no-touch",
+     .bit = CQ_BLOCK_PARTIAL_NO_TOUCH,
+     .help = "vLLM+ lookups do not refresh a matched partial block"},
+    {.name = NULL}, /* end */
 };
 
 int cache_parse_quirks(const char *list, unsigned *out) {
@@ -60,8 +71,8 @@ static void cand_swap(cache *c, size_t i, size_t j) {
     rt_node *a = c->cand[i], *b = c->cand[j];
     c->cand[i] = b;
     c->cand[j] = a;
-    b->cidx = (int32_t)i;
-    a->cidx = (int32_t)j;
+    b->pol.cidx = (int32_t)i;
+    a->pol.cidx = (int32_t)j;
 }
 
 static void cand_sift(cache *c, size_t i) {
@@ -81,18 +92,19 @@ static void cand_sift(cache *c, size_t i) {
 }
 
 static void cand_remove(cache *c, rt_node *n) {
-    size_t i = (size_t)n->cidx;
-    n->cidx = -1;
+    assert(n->pol.cidx >= 0 && (size_t)n->pol.cidx < c->ncand && c->cand[n->pol.cidx] == n);
+    size_t i = (size_t)n->pol.cidx;
+    n->pol.cidx = -1;
     c->ncand--;
     if (i == c->ncand) return;
     c->cand[i] = c->cand[c->ncand];
-    c->cand[i]->cidx = (int32_t)i;
+    c->cand[i]->pol.cidx = (int32_t)i;
     cand_sift(c, i);
 }
 
 void cache_cand_update(cache *c, rt_node *n) {
     int want = n != c->t.root && n->lock == 0 && c->cfg.ev->is_candidate(c, n);
-    if (want && n->cidx < 0) {
+    if (want && n->pol.cidx < 0) {
         if (c->ncand == c->cand_cap) {
             size_t nc = c->cand_cap ? c->cand_cap * 2 : 256;
             rt_node **na = realloc(c->cand, nc * sizeof *na);
@@ -103,32 +115,32 @@ void cache_cand_update(cache *c, rt_node *n) {
             c->cand = na;
             c->cand_cap = nc;
         }
-        n->cidx = (int32_t)c->ncand;
+        n->pol.cidx = (int32_t)c->ncand;
         c->cand[c->ncand++] = n;
-        cand_sift(c, (size_t)n->cidx);
-    } else if (!want && n->cidx >= 0) {
+        cand_sift(c, (size_t)n->pol.cidx);
+    } else if (!want && n->pol.cidx >= 0) {
         cand_remove(c, n);
     } else if (want) { /* its key (timestamp, end) may have moved */
-        cand_sift(c, (size_t)n->cidx);
+        cand_sift(c, (size_t)n->pol.cidx);
     }
 }
 
 rt_node *cache_cand_top(const cache *c) { return c->ncand ? c->cand[0] : NULL; }
 
 void cache_cand_fix(cache *c, rt_node *n) {
-    if (n->cidx >= 0) cand_sift(c, (size_t)n->cidx);
+    if (n->pol.cidx >= 0) cand_sift(c, (size_t)n->pol.cidx);
 }
 
 static void on_change(void *ctx, rt_node *n, int gone) {
     cache *c = ctx;
     if (gone) {
-        if (n->cidx >= 0) cand_remove(c, n);
+        if (n->pol.cidx >= 0) cand_remove(c, n);
         return;
     }
     /* a node's FLOP efficiency depends on its own span and on its parent's
      * end: both may have moved */
-    n->eff_ok = 0;
-    for (rt_node *ch = n->first; ch; ch = ch->next) ch->eff_ok = 0;
+    n->pol.eff_ok = 0;
+    for (rt_node *ch = n->first; ch; ch = ch->next) ch->pol.eff_ok = 0;
     cache_cand_update(c, n);
 }
 
@@ -187,7 +199,7 @@ void cache_free(cache *c) {
 
 static int reindex(rt_node *n, void *arg) {
     cache *c = arg;
-    if (n->cidx >= 0) c->cand[n->cidx] = n;
+    if (n->pol.cidx >= 0) c->cand[n->pol.cidx] = n;
     return 0;
 }
 
@@ -268,8 +280,10 @@ void cache_reuse_stats(const cache *c, cache_reuse *r) {
 
 void cache_lock(cache *c, rt_node *n) {
     c->pins++;
-    for (; n && n != c->t.root; n = n->parent)
+    for (; n && n != c->t.root; n = n->parent) {
+        assert(n->lock < UINT32_MAX); /* a wrap to 0 would unpin silently */
         if (n->lock++ == 0) cache_cand_update(c, n);
+    }
 }
 
 /* A stateless node serves no hit by itself: with no children it goes, with
@@ -293,9 +307,11 @@ static int64_t tidy(cache *c, rt_node *p) {
 }
 
 void cache_unlock(cache *c, rt_node *n) {
+    assert(c->pins > 0); /* an unlock without its lock */
     c->pins--;
     while (n && n != c->t.root) {
         rt_node *p = n->parent;
+        assert(n->lock > 0); /* the path was locked (and the lock counts stay >= 0) */
         if (--n->lock == 0) {
             cache_cand_update(c, n);
             c->st.evicted_bytes += (uint64_t)tidy(c, n);
@@ -311,6 +327,8 @@ void cache_note_evict_call(cache *c) {
 }
 
 int64_t cache_evict_node(cache *c, rt_node *n) {
+    assert(n && n != c->t.root && n->lock == 0);
+    assert(n->nchild == 0 || (n->nchild == 1 && n->state != RT_NO_STATE));
     int64_t freed;
     if (n->nchild == 0) {
         rt_node *p = n->parent;
@@ -636,6 +654,7 @@ static double block_estimate(const cache *c, uint32_t n, size_t nodes_accessed) 
 }
 
 int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
+    rt_node *pin = NULL; /* the node whose path this insert pins, or NULL */
     c->now++;
     c->st.inserts++;
     /* speculative insertion: where would this sequence leave the tree? */
@@ -660,7 +679,6 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
     double total = (double)size + need;
     /* the path being extended is in use: pin it through eviction and the
      * insert itself, so the insert lands where `need` was computed */
-    rt_node *pin = NULL;
     if (!Q(c, CQ_EVICT_OWN_PATH) && stop != c->t.root) {
         pin = stop;
         cache_lock(c, pin);
@@ -690,6 +708,11 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n) {
     if ((uint64_t)b > c->st.max_bytes) c->st.max_bytes = (uint64_t)b;
     return 0;
 oom:
+    /* an insert that failed part-way (malloc, or a store out of slots)
+     * leaves a consistent tree: the rt_* steps that ran are complete, the
+     * one that failed changed nothing.  Its pin must still go, or the path
+     * stays locked (and c->pins counts a request that is gone). */
+    if (pin) cache_unlock(c, pin);
     c->oom = 1;
     return -1;
 }
@@ -707,13 +730,14 @@ static int check_node(rt_node *n, void *arg) {
     chk *k = arg;
     const cache *c = k->c;
     int want = n->lock == 0 && c->cfg.ev->is_candidate(c, n);
-    if (want != (n->cidx >= 0)) {
-        snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate %d but in the set %d", n->id, want, n->cidx >= 0);
+    if (want != (n->pol.cidx >= 0)) {
+        snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate %d but in the set %d", n->id, want,
+                 n->pol.cidx >= 0);
         return 1;
     }
-    if (n->cidx >= 0) {
-        if ((size_t)n->cidx >= c->ncand || c->cand[n->cidx] != n) {
-            snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate index %d is wrong", n->id, n->cidx);
+    if (n->pol.cidx >= 0) {
+        if ((size_t)n->pol.cidx >= c->ncand || c->cand[n->pol.cidx] != n) {
+            snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate index %d is wrong", n->id, n->pol.cidx);
             return 1;
         }
         k->cands++;
@@ -752,7 +776,7 @@ int cache_check(const cache *c, char *err, size_t errlen) {
         snprintf(err, errlen, "%" PRId64 " inserts added other bytes than predicted", c->acct_miss);
         return -1;
     }
-    if (c->t.root->cidx >= 0) {
+    if (c->t.root->pol.cidx >= 0) {
         snprintf(err, errlen, "the root is an eviction candidate");
         return -1;
     }

@@ -75,7 +75,9 @@ typedef struct adm_policy {
 } adm_policy;
 
 /* Eviction: which states to drop, and how accesses refresh timestamps
- * (cache/evict_lru.c, cache/evict_flop.c). */
+ * (cache/evict_lru.c, cache/evict_flop.c; the registry, evict_policies and
+ * evict_find, is cache/evict.c).  A policy keeps its per-node data in
+ * rt_node.pol (rt.h). */
 typedef struct evict_policy {
     const char *name;    /* "lru", "flop" */
     const char *help;    /* one line for --help */
@@ -95,9 +97,10 @@ typedef struct evict_policy {
 } evict_policy;
 
 extern const adm_policy adm_judicious, adm_leaf, adm_block;
-extern const adm_policy *const adm_policies[]; /* NULL-terminated */
+extern const adm_policy *const adm_policies[]; /* NULL-terminated (cache/adm.c) */
 extern const evict_policy evict_lru, evict_flop;
-extern const evict_policy *const evict_policies[]; /* NULL-terminated */
+extern const evict_policy *const evict_policies[]; /* NULL-terminated (cache/evict.c) */
+/* The policy called name, or NULL if there is none. */
 const adm_policy *adm_find(const char *name);
 const evict_policy *evict_find(const char *name);
 
@@ -201,7 +204,10 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit);
 
 /* A request finished: insert its full sequence seq[0..n) (input then
  * output), evicting first if its states do not fit.  Returns 0, or -1 on
- * out-of-memory (c->oom set). */
+ * out-of-memory or when the store runs out of slots (c->oom set): the
+ * cache then holds the part inserted before the failure, consistent
+ * (cache_check passes, every slot the store gave is in the tree) but with
+ * results void; the insert's own pin is released either way. */
 int cache_insert(cache *c, const int32_t *seq, uint32_t n);
 
 /* Bytes the cache holds now. */
@@ -214,7 +220,12 @@ fl_i128 cache_window_flops(const cache *c, size_t last_n);
  * Returns 0, or -1 with a message in err. */
 int cache_check(const cache *c, char *err, size_t errlen);
 
-/* Pin / unpin the nodes from the root to n (in-flight requests). */
+/* Pin / unpin the nodes from the root to n (in-flight requests); n NULL
+ * or the root pins nothing but still counts in c->pins.  Every unlock
+ * undoes an earlier lock of the same node (n may have been split since:
+ * the new prefix node carries the pin too), so no lock count and not
+ * c->pins goes below 0.  Unlocking may tidy the path (a stateless node
+ * left with no child or one is removed or merged). */
 void cache_lock(cache *c, rt_node *n);
 void cache_unlock(cache *c, rt_node *n);
 
@@ -226,7 +237,10 @@ void cache_cand_update(cache *c, rt_node *n);
 rt_node *cache_cand_top(const cache *c);
 void cache_cand_fix(cache *c, rt_node *n);
 /* Drop n from the cache: a leaf is removed; a node with one child loses
- * its state (radix: merged into the child).  Returns the exact bytes freed. */
+ * its state (radix: merged into the child).  n is not the root, not
+ * locked, and is a leaf or a node with one child and a state (what the
+ * policies' is_candidate allows).  Returns the exact bytes freed (0 with
+ * c->oom set if a merge ran out of memory). */
 int64_t cache_evict_node(cache *c, rt_node *n);
 /* Count the first eviction call (for the tuner's window). */
 void cache_note_evict_call(cache *c);

@@ -23,7 +23,6 @@
  * so each eviction is one linear scan.  Efficiencies are cached per node.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "cache.h"
 
@@ -36,7 +35,7 @@ static void flop_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, size_
 }
 
 static double efficiency(cache *c, rt_node *n) {
-    if (n->eff_ok) return n->eff;
+    if (n->pol.eff_ok) return n->pol.eff;
     const fl_model *m = &c->cfg.model;
     unsigned q = c->cfg.quirks;
     const rt_node *p = n->parent; /* a hit falls back to the nearest ancestor with a state */
@@ -47,11 +46,11 @@ static double efficiency(cache *c, rt_node *n) {
     fl_i128 mlp = (fl_i128)m->n_mlp * (fl_mlp_flops(total, m->d) - mlp_parent);
     fl_i128 ssm = (fl_i128)m->n_ssm * fl_ssm_flops(total - parent, m->d, m->n);
     fl_i128 bytes = (fl_i128)c->state_bytes + (fl_i128)c->kv_bytes * total;
-    n->eff = fl_div(attn + mlp + ssm, bytes);
+    n->pol.eff = fl_div(attn + mlp + ssm, bytes);
     /* valid until n or its parent changes (on_change clears it); a
      * stateless parent makes it depend on further ancestors: don't keep */
-    n->eff_ok = n->parent == c->t.root || n->parent->state != RT_NO_STATE;
-    return n->eff;
+    n->pol.eff_ok = n->parent == c->t.root || n->parent->state != RT_NO_STATE;
+    return n->pol.eff;
 }
 
 static double flop_evict(cache *c, double need) {
@@ -108,13 +107,12 @@ static double flop_evict(cache *c, double need) {
     return (double)counted;
 }
 
-const evict_policy evict_flop = {"flop", "FLOP-aware: recency + alpha x FLOP efficiency, min-max normalised (Marconi)",
-                                 flop_is_candidate, NULL, flop_touch, 0, flop_evict};
-
-const evict_policy *const evict_policies[] = {&evict_lru, &evict_flop, NULL};
-
-const evict_policy *evict_find(const char *name) {
-    for (int i = 0; evict_policies[i]; i++)
-        if (!strcmp(evict_policies[i]->name, name)) return evict_policies[i];
-    return NULL;
-}
+const evict_policy evict_flop = {
+    .name = "flop",
+    .help = "FLOP-aware: recency + alpha x FLOP efficiency, min-max normalised (Marconi)",
+    .is_candidate = flop_is_candidate,
+    .before = NULL,          /* no heap: every eviction scans all candidates (min-max needs them all) */
+    .touch = flop_touch,
+    .touch_insert_path = 0,  /* only the deepest matched node is refreshed */
+    .evict = flop_evict,
+};

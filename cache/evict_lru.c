@@ -137,5 +137,12 @@ static double lru_evict(cache *c, double need) {
     return (double)got;
 }
 
-const evict_policy evict_lru = {"lru", "least recently used leaf; every node on a path is refreshed (SGLang+)",
-                                lru_is_candidate, lru_before, lru_touch, 1, lru_evict};
+const evict_policy evict_lru = {
+    .name = "lru",
+    .help = "least recently used leaf; every node on a path is refreshed (SGLang+)",
+    .is_candidate = lru_is_candidate,
+    .before = lru_before, /* the candidates are a heap: the top is the victim */
+    .touch = lru_touch,
+    .touch_insert_path = 1, /* an insert refreshes every node it walks through */
+    .evict = lru_evict,
+};

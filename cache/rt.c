@@ -2,6 +2,7 @@
  * layouts and the invariants rt_check() verifies). */
 #include "rt.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,10 @@ static void list_replace(rt_node *p, rt_node *old, rt_node *c) {
 
 /* ---- nodes ------------------------------------------------------------------ */
 
+/* A detached node with room for cap tokens (and KV slots, if the store
+ * keeps them), no slots, no state.  It is given the id t->next_id, but the
+ * caller advances next_id only once the node is in the tree, so that a
+ * mutation that fails later takes no id (rt.h: nothing changed). */
 static rt_node *node_new(rt_tree *t, uint32_t cap) {
     rt_node *n = calloc(1, sizeof *n);
     if (!n) return NULL;
@@ -136,8 +141,8 @@ static rt_node *node_new(rt_tree *t, uint32_t cap) {
     }
     n->cap = cap;
     n->state = RT_NO_STATE;
-    n->cidx = -1;
-    n->id = t->next_id++;
+    n->pol.cidx = -1;
+    n->id = t->next_id;
     return n;
 }
 
@@ -148,19 +153,25 @@ static void node_free(rt_node *n) {
     free(n);
 }
 
-/* Give back n's slots (KV and state) to the store. */
+/* Give back n's slots (KV and state) to the store: the first n->len KV
+ * slots, so n->len must count exactly the slots it holds. */
 static void node_release(rt_tree *t, rt_node *n) {
     if (n->kv && t->store.kv_free) t->store.kv_free(t->store.ctx, n->kv, n->len);
     if (n->state != RT_NO_STATE) t->store.ssm_free(t->store.ctx, n->state);
 }
 
 int rt_init(rt_tree *t, int layout, uint32_t block, rt_store store) {
+    assert(layout == RT_RADIX || (layout == RT_BLOCK && block >= 1));
+    assert(store.ssm_alloc && store.ssm_free);
+    assert(!store.kv_alloc == !store.kv_free);
     memset(t, 0, sizeof *t);
     t->layout = layout;
     t->block = block;
     t->store = store;
     t->root = node_new(t, 0);
-    return t->root ? 0 : -1;
+    if (!t->root) return -1;
+    t->next_id++;
+    return 0;
 }
 
 /* Free every node under and including root, post-order without recursion
@@ -197,9 +208,7 @@ static rt_node *copy_node(rt_tree *t, const rt_node *s) {
     n->ts = s->ts;
     n->state = s->state;
     n->lock = s->lock;
-    n->cidx = s->cidx;
-    n->eff = s->eff;
-    n->eff_ok = s->eff_ok;
+    n->pol = s->pol;
     n->hits = s->hits;
     n->read = s->read;
     n->id = s->id;
@@ -321,6 +330,9 @@ int rt_walk(const rt_tree *t, int (*fn)(rt_node *n, void *arg), void *arg) {
 /* ---- mutation --------------------------------------------------------------- */
 
 rt_node *rt_add_child(rt_tree *t, rt_node *parent, const int32_t *tok, uint32_t n, uint64_t ts, int with_state) {
+    assert(parent && tok && n >= 1);
+    assert(t->layout != RT_RADIX || !rt_child(parent, tok[0]));
+    assert(t->layout != RT_BLOCK || (n <= t->block && (parent == t->root || parent->len == t->block)));
     uint32_t cap = n;
     if (t->layout == RT_BLOCK && cap < t->block) cap = t->block; /* a partial block grows in place */
     rt_node *c = node_new(t, cap);
@@ -330,6 +342,10 @@ rt_node *rt_add_child(rt_tree *t, rt_node *parent, const int32_t *tok, uint32_t 
         node_free(c);
         return NULL;
     }
+    /* c->len counts the KV slots node_release gives back: set it as soon
+     * as they are held, so a failed state allocation returns all n (it
+     * used to be still 0 here, and the n slots leaked) */
+    c->len = n;
     if (with_state) {
         c->state = t->store.ssm_alloc(t->store.ctx);
         if (c->state < 0) {
@@ -339,7 +355,7 @@ rt_node *rt_add_child(rt_tree *t, rt_node *parent, const int32_t *tok, uint32_t 
             return NULL;
         }
     }
-    c->len = n;
+    t->next_id++;
     c->end = parent->end + n;
     c->ts = ts;
     list_append(parent, c);
@@ -353,8 +369,13 @@ rt_node *rt_add_child(rt_tree *t, rt_node *parent, const int32_t *tok, uint32_t 
 }
 
 rt_node *rt_split(rt_tree *t, rt_node *n, uint32_t k, uint64_t ts, int with_state) {
+    assert(t->layout == RT_RADIX);
+    assert(n && n->parent && k > 0 && k < n->len);
     rt_node *m = node_new(t, k);
     if (!m) return NULL;
+    /* the state is the only slot a split takes (the KV slots of the first
+     * k tokens move from n to m), and the last step that can fail: a
+     * failure frees m, which holds nothing yet */
     if (with_state) {
         m->state = t->store.ssm_alloc(t->store.ctx);
         if (m->state < 0) {
@@ -363,6 +384,7 @@ rt_node *rt_split(rt_tree *t, rt_node *n, uint32_t k, uint64_t ts, int with_stat
             return NULL;
         }
     }
+    t->next_id++;
     memcpy(m->tok, n->tok, (size_t)k * sizeof *m->tok);
     memmove(n->tok, n->tok + k, (size_t)(n->len - k) * sizeof *n->tok);
     if (n->kv) {
@@ -389,6 +411,10 @@ rt_node *rt_split(rt_tree *t, rt_node *n, uint32_t k, uint64_t ts, int with_stat
 }
 
 int rt_extend(rt_tree *t, rt_node *n, const int32_t *tok, uint32_t k) {
+    assert(n && n->parent && n->nchild == 0);
+    assert(t->layout != RT_BLOCK || n->len + k <= t->block);
+    /* grow the buffers first: if the KV slots are then refused, the node
+     * keeps larger buffers but holds exactly what it held */
     if (n->len + k > n->cap) {
         uint32_t nc = n->cap ? n->cap : 16;
         while (nc < n->len + k) nc *= 2;
@@ -412,6 +438,7 @@ int rt_extend(rt_tree *t, rt_node *n, const int32_t *tok, uint32_t k) {
 }
 
 void rt_move_last(rt_tree *t, rt_node *n) {
+    assert(n && n->parent);
     rt_node *p = n->parent;
     if (p->last == n) return;
     list_unlink(p, n);
@@ -419,6 +446,7 @@ void rt_move_last(rt_tree *t, rt_node *n) {
 }
 
 int rt_add_state(rt_tree *t, rt_node *n) {
+    assert(n && n->parent); /* the root never holds a state (rt_check) */
     if (n->state != RT_NO_STATE) return 0;
     int64_t s = t->store.ssm_alloc(t->store.ctx);
     if (s < 0) return -1;
@@ -429,6 +457,8 @@ int rt_add_state(rt_tree *t, rt_node *n) {
 }
 
 void rt_drop_state(rt_tree *t, rt_node *n) {
+    assert(n && n->parent);
+    assert(n->state == RT_NO_STATE || t->states > 0);
     if (n->state == RT_NO_STATE) return;
     t->store.ssm_free(t->store.ctx, n->state);
     n->state = RT_NO_STATE;
@@ -437,6 +467,8 @@ void rt_drop_state(rt_tree *t, rt_node *n) {
 }
 
 void rt_remove_leaf(rt_tree *t, rt_node *n) {
+    assert(n && n->parent && n->nchild == 0);
+    assert(t->nodes > 0 && t->kv_tokens >= n->len);
     rt_node *p = n->parent;
     list_unlink(p, n);
     tab_removed(p);
@@ -450,7 +482,11 @@ void rt_remove_leaf(rt_tree *t, rt_node *n) {
 }
 
 rt_node *rt_merge_into_child(rt_tree *t, rt_node *n) {
+    assert(t->layout == RT_RADIX);
+    assert(n && n->parent && n->nchild == 1);
     rt_node *c = n->first, *p = n->parent;
+    /* only the merged buffers are allocated (no slot: n's KV slots move to
+     * c, its state is freed), and before anything changes */
     uint32_t len = n->len + c->len;
     int32_t *nt = malloc((size_t)len * sizeof *nt);
     int32_t *nk = c->kv ? malloc((size_t)len * sizeof *nk) : NULL;

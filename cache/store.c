@@ -1,6 +1,7 @@
 /* store.c -- the null store and the counting store (see store.h). */
 #include "store.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,11 @@ static int64_t null_ssm_alloc(void *ctx) { return 0; }
 static void null_ssm_free(void *ctx, int64_t slot) {}
 
 rt_store rt_null_store(void) {
-    rt_store s = {NULL, null_ssm_alloc, null_ssm_free, NULL, NULL};
+    rt_store s = {.ctx = NULL,
+                  .ssm_alloc = null_ssm_alloc,
+                  .ssm_free = null_ssm_free,
+                  .kv_alloc = NULL, /* no per-token slots: nodes carry no kv array */
+                  .kv_free = NULL};
     return s;
 }
 
@@ -59,6 +64,7 @@ static void cnt_kv_free(void *ctx, const int32_t *slots, uint32_t n) {
 }
 
 int rt_count_store_init(rt_count_store *s, int64_t ssm_cap, int64_t kv_cap) {
+    assert(ssm_cap >= 0 && kv_cap >= 0 && kv_cap <= INT32_MAX); /* KV slots are int32_t */
     memset(s, 0, sizeof *s);
     s->ssm_used = calloc((size_t)ssm_cap + 1, 1);
     s->kv_used = calloc((size_t)kv_cap + 1, 1);
@@ -78,6 +84,10 @@ void rt_count_store_free(rt_count_store *s) {
 }
 
 rt_store rt_count_store_iface(rt_count_store *s) {
-    rt_store st = {s, cnt_ssm_alloc, cnt_ssm_free, cnt_kv_alloc, cnt_kv_free};
+    rt_store st = {.ctx = s,
+                   .ssm_alloc = cnt_ssm_alloc,
+                   .ssm_free = cnt_ssm_free,
+                   .kv_alloc = cnt_kv_alloc,
+                   .kv_free = cnt_kv_free};
     return st;
 }

@@ -2,10 +2,15 @@
  *
  * The radix tree never owns payloads.  When a node gains an SSM checkpoint
  * or KV entries it asks a store for slots, and gives them back when it
- * loses them.  The simulator uses the null store (slots are numbers that
- * name nothing; byte accounting is the cache's own), the GPU backend a
- * store over its device pools, the tests a counting store that checks
- * every slot is freed exactly once.
+ * loses them (rt.h: a mutation that fails gives back whatever it took).
+ *
+ * What uses which store today: the simulator runs on the null store
+ * (slots are numbers that name nothing; byte accounting is the cache's
+ * own), and the tests on the counting store, which checks that every slot
+ * is freed exactly once and can be made to run out.  Nothing connects the
+ * cache to the GPU backend yet (gpu_backend/ manages its own pools and no
+ * file includes both); a store over the executor's device pools is
+ * planned, and this interface is what it would implement.
  */
 #ifndef MARCONI_STORE_H
 #define MARCONI_STORE_H
@@ -14,23 +19,30 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A store: ssm_alloc and ssm_free are required; kv_alloc and kv_free are
+ * both set or both NULL. */
 typedef struct rt_store {
-    void *ctx; /* the store's own data */
+    void *ctx; /* the store's own data, passed to every call */
     /* An SSM state slot (>= 0), or -1 when none is free. */
     int64_t (*ssm_alloc)(void *ctx);
+    /* Give back a slot ssm_alloc returned (once). */
     void (*ssm_free)(void *ctx, int64_t slot);
     /* KV slots for n tokens into out[0..n); 0, or -1 when not enough are
-     * free (nothing allocated).  NULL: the store keeps no per-token slots
-     * and nodes carry none. */
+     * free (then nothing is allocated: all or none).  NULL: the store keeps
+     * no per-token slots and nodes carry none. */
     int (*kv_alloc)(void *ctx, uint32_t n, int32_t *out);
+    /* Give back n slots kv_alloc returned (each once). */
     void (*kv_free)(void *ctx, const int32_t *slots, uint32_t n);
 } rt_store;
 
-/* The null store: every SSM alloc succeeds, no KV slots. */
+/* The null store: every SSM alloc succeeds (slot 0), no KV slots. */
 rt_store rt_null_store(void);
 
 /* A counting store for tests: hands out numbered slots up to the given
- * limits, keeps a bitmap, and records double frees and leaks. */
+ * limits (0 is allowed: a store that is full from the start), keeps a
+ * bitmap, and records double frees and frees of slots it never gave out.
+ * A leak shows as ssm_live / kv_live above what the tree holds
+ * (rt_tree.states / kv_tokens), or above 0 once the tree is freed. */
 typedef struct rt_count_store {
     uint8_t *ssm_used;  /* 1 per SSM slot in use */
     uint8_t *kv_used;   /* 1 per KV slot in use */
@@ -40,8 +52,11 @@ typedef struct rt_count_store {
     int64_t kv_live;    /* KV slots in use */
     int64_t errors;     /* double frees or frees of unknown slots */
 } rt_count_store;
+/* Set up s with ssm_cap SSM and kv_cap KV slots (both >= 0).  Returns 0,
+ * or -1 on out-of-memory (s zeroed). */
 int rt_count_store_init(rt_count_store *s, int64_t ssm_cap, int64_t kv_cap);
 void rt_count_store_free(rt_count_store *s);
+/* The rt_store over s (s must outlive every tree using it). */
 rt_store rt_count_store_iface(rt_count_store *s);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include <cmocka.h>
 
 #include "cache/cache.h"
@@ -143,6 +145,174 @@ static void test_slots_balanced(void **state) {
         assert_int_equal(cs.errors, 0);
     }
     rt_count_store_free(&cs);
+}
+
+/* ---- a store that runs out ----------------------------------------------------- */
+
+/* After any operation, failed or not: the tree checks, the store has out
+ * exactly the slots the tree holds, and nothing was freed twice. */
+#define SLOTS_HELD(cs, t)                                                        \
+    do {                                                                         \
+        TCHECK(t);                                                               \
+        assert_int_equal((cs)->ssm_live, (int64_t)(t)->states);                  \
+        assert_int_equal((cs)->kv_live, (int64_t)(t)->kv_tokens);                \
+        assert_int_equal((cs)->errors, 0);                                       \
+    } while (0)
+
+/* Free the tree: every slot back, none twice. */
+static void free_and_count(rt_tree *t, rt_count_store *cs) {
+    rt_free(t);
+    assert_int_equal(cs->ssm_live, 0);
+    assert_int_equal(cs->kv_live, 0);
+    assert_int_equal(cs->errors, 0);
+    rt_count_store_free(cs);
+}
+
+/* Every mutation of rt.c that takes slots, on a counting store that has
+ * none left of one kind or the other: each must fail with nothing changed
+ * (no slot kept, no id taken) -- rt.h's out-of-memory contract. */
+static void test_tree_store_runs_out(void **state) {
+    int32_t a[] = {1, 2, 3, 4, 5}, b[] = {7, 8, 9, 10, 11};
+    rt_count_store cs;
+    rt_tree t;
+
+    /* SSM full (none at all), KV plenty: the KV slots an add took must
+     * come back when its state is refused */
+    assert_int_equal(rt_count_store_init(&cs, 0, 100), 0);
+    assert_int_equal(rt_init(&t, RT_RADIX, 0, rt_count_store_iface(&cs)), 0);
+    uint64_t id0 = t.next_id;
+    assert_null(rt_add_child(&t, t.root, a, 5, 1, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 0);
+    assert_int_equal(t.nodes, 0);
+    assert_int_equal(t.next_id, id0);
+    rt_node *n = rt_add_child(&t, t.root, a, 5, 1, 0); /* stateless: fits */
+    assert_non_null(n);
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 5);
+    assert_null(rt_split(&t, n, 2, 2, 1)); /* the split's state is refused */
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(t.nodes, 1);
+    assert_int_equal(n->len, 5);
+    assert_ptr_equal(rt_child(t.root, 1), n);
+    assert_int_equal(rt_add_state(&t, n), -1);
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(n->state, RT_NO_STATE);
+    assert_null(rt_add_child(&t, n, b, 3, 3, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 5);
+    assert_int_equal(n->nchild, 0);
+    free_and_count(&t, &cs);
+
+    /* the same in the block layout (a block and its state are one add) */
+    assert_int_equal(rt_count_store_init(&cs, 0, 100), 0);
+    assert_int_equal(rt_init(&t, RT_BLOCK, 4, rt_count_store_iface(&cs)), 0);
+    assert_null(rt_add_child(&t, t.root, a, 4, 1, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 0);
+    free_and_count(&t, &cs);
+
+    /* KV full, SSM plenty: an add, and a partial block's extension */
+    assert_int_equal(rt_count_store_init(&cs, 10, 8), 0);
+    assert_int_equal(rt_init(&t, RT_RADIX, 0, rt_count_store_iface(&cs)), 0);
+    n = rt_add_child(&t, t.root, a, 5, 1, 1);
+    assert_non_null(n);
+    id0 = t.next_id;
+    assert_null(rt_add_child(&t, t.root, b, 5, 2, 1)); /* 5 + 5 > 8 KV slots */
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.ssm_live, 1);
+    assert_int_equal(t.next_id, id0);
+    rt_node *m = rt_split(&t, n, 2, 3, 1); /* a split takes no KV slot: fits */
+    assert_non_null(m);
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 5);
+    free_and_count(&t, &cs);
+
+    assert_int_equal(rt_count_store_init(&cs, 10, 3), 0);
+    assert_int_equal(rt_init(&t, RT_BLOCK, 4, rt_count_store_iface(&cs)), 0);
+    n = rt_add_child(&t, t.root, a, 2, 1, 1); /* a partial block [1 2] */
+    assert_non_null(n);
+    assert_int_equal(rt_extend(&t, n, a + 2, 2), -1); /* 2 + 2 > 3 KV slots */
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(n->len, 2);
+    assert_int_equal(n->end, 2);
+    assert_int_equal(rt_extend(&t, n, a + 2, 1), 0); /* exactly what is left */
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.kv_live, 3);
+    assert_null(rt_add_child(&t, t.root, b, 4, 2, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(cs.ssm_live, 1);
+    free_and_count(&t, &cs);
+
+    /* both full: one node holds every slot, every further take fails */
+    assert_int_equal(rt_count_store_init(&cs, 1, 5), 0);
+    assert_int_equal(rt_init(&t, RT_RADIX, 0, rt_count_store_iface(&cs)), 0);
+    n = rt_add_child(&t, t.root, a, 5, 1, 1);
+    assert_non_null(n);
+    assert_null(rt_add_child(&t, t.root, b, 2, 2, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_null(rt_add_child(&t, t.root, b, 2, 2, 0));
+    SLOTS_HELD(&cs, &t);
+    assert_null(rt_split(&t, n, 3, 3, 1));
+    SLOTS_HELD(&cs, &t);
+    m = rt_split(&t, n, 3, 3, 0); /* without a state it needs no slot */
+    assert_non_null(m);
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(rt_add_state(&t, m), -1);
+    SLOTS_HELD(&cs, &t);
+    assert_null(rt_add_child(&t, m, b, 1, 4, 1));
+    SLOTS_HELD(&cs, &t);
+    assert_int_equal(t.nodes, 2);
+    assert_int_equal(cs.ssm_live, 1);
+    assert_int_equal(cs.kv_live, 5);
+    free_and_count(&t, &cs);
+}
+
+/* The cache on a store smaller than its byte capacity (a device pool that
+ * fills before the budget does): inserts go on until one is refused a slot;
+ * that insert fails (-1, c->oom), and the cache it leaves still checks,
+ * holds exactly the slots it has out, and keeps no pin. */
+static void test_cache_store_runs_out(void **state) {
+    const adm_policy *adms[] = {&adm_judicious, &adm_leaf, &adm_block};
+    const int64_t caps[][2] = {{4, 100000}, {100000, 40}, {6, 30}}; /* SSM runs out, KV does, either */
+    for (int a = 0; a < 3; a++)
+        for (int k = 0; k < 3; k++)
+            for (uint64_t sd = 0; sd < 8; sd++) { /* 8 workloads: the refusal lands in different steps */
+                rt_count_store cs;
+                assert_int_equal(rt_count_store_init(&cs, caps[k][0], caps[k][1]), 0);
+                cache_cfg cfg;
+                tiny_cfg(&cfg, adms[a], a == 1 ? &evict_lru : &evict_flop, 1e12); /* bytes never run out */
+                cfg.store = rt_count_store_iface(&cs);
+                cache c;
+                assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
+                uint64_t seed = 1000 * sd + (uint64_t)(a * 3 + k);
+                int failed = 0;
+                for (int r = 0; r < 200 && !failed; r++) {
+                    int32_t seq[16];
+                    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                    uint32_t n = 2 + (uint32_t)(seed >> 61);
+                    for (uint32_t i = 0; i < n; i++) {
+                        seed = seed * 6364136223846793005ULL + 1;
+                        seq[i] = (int32_t)((seed >> 40) % 3);
+                    }
+                    assert_int_equal(cache_lookup(&c, seq, n / 2 + 1, NULL), 0);
+                    failed = cache_insert(&c, seq, n) != 0;
+                    if (failed) assert_true(c.oom);
+                    CHECK(&c);
+                    assert_int_equal(cs.ssm_live, (int64_t)c.t.states);
+                    assert_int_equal(cs.kv_live, (int64_t)c.t.kv_tokens);
+                    assert_int_equal(cs.errors, 0);
+                    assert_int_equal(c.pins, 0); /* the failed insert let go of its path */
+                }
+                if (!failed)
+                    fail_msg("%s, %lld SSM / %lld KV slots, workload %d: the store never ran out", adms[a]->name,
+                             (long long)caps[k][0], (long long)caps[k][1], (int)sd);
+                cache_free(&c);
+                assert_int_equal(cs.ssm_live, 0);
+                assert_int_equal(cs.kv_live, 0);
+                assert_int_equal(cs.errors, 0);
+                rt_count_store_free(&cs);
+            }
 }
 
 /* ---- matching against a brute-force oracle ------------------------------------ */
@@ -300,14 +470,36 @@ static void test_intermediate_eviction_merges(void **state) {
     cache_insert(&c, d, 2);
     CHECK(&c);
     assert_int_equal(c.st.evicted_leaves + c.st.evicted_inner, 1);
-    /* with one child left, [1 2 3] is an intermediate candidate: evicting it
-     * merges [1 2 3] into [7 8] */
-    int32_t e[] = {6, 6, 6, 6, 6, 6, 6};
+    assert_int_equal(c.st.evicted_leaves, 1);
+    assert_int_equal(c.t.nodes, 3); /* [1 2 3]* -> [7 8]*, and [9 9]* */
+    /* with one child left, [1 2 3] is an intermediate candidate, as old as
+     * [7 8] and first in depth-first order: evicting it frees its state
+     * alone (exactly what this 5-token insert needs) and merges its tokens
+     * into [7 8] */
+    int32_t e[] = {6, 6, 6, 6, 6};
     cache_lookup(&c, e, 1, NULL);
-    cache_insert(&c, e, 7);
+    assert_int_equal(cache_insert(&c, e, 5), 0);
     CHECK(&c);
-    assert_true(c.st.evicted_inner >= 1 || c.st.evicted_leaves >= 2);
-    assert_true(cache_bytes(&c) <= (int64_t)cfg.capacity);
+    assert_int_equal(c.st.evicted_inner, 1);
+    assert_int_equal(c.st.evicted_leaves, 1);
+    assert_int_equal(c.st.evicted_bytes, (uint64_t)(S + 3 * K) + (uint64_t)S);
+    assert_int_equal(c.t.nodes, 3); /* [1 2 3 7 8]*, [9 9]*, [6 6 6 6 6]* */
+    assert_int_equal(c.t.states, 3);
+    assert_int_equal(c.t.kv_tokens, 12);
+    assert_int_equal(cache_bytes(&c), 3 * S + 12 * K);
+    rt_node *merged = rt_child(c.t.root, 1);
+    assert_non_null(merged);
+    assert_int_equal(merged->len, 5);
+    assert_int_equal(memcmp(merged->tok, (int32_t[]){1, 2, 3, 7, 8}, 5 * sizeof(int32_t)), 0);
+    assert_int_equal(merged->nchild, 0);
+    assert_true(merged->state != RT_NO_STATE);
+    /* the branch point's state is gone, the merged leaf's is there */
+    cache_hit h;
+    cache_lookup(&c, (int32_t[]){1, 2, 3, 4}, 4, &h);
+    assert_int_equal(h.tokens, 0);
+    cache_lookup(&c, (int32_t[]){1, 2, 3, 7, 8, 1}, 6, &h);
+    assert_int_equal(h.tokens, 5);
+    assert_ptr_equal(h.node, merged);
     cache_free(&c);
 }
 
@@ -407,6 +599,61 @@ static void test_oversize_request(void **state) {
     assert_int_equal(cache_init(&c, &cfg, err, sizeof err), -1);
 }
 
+/* cache_cfg_check: the one validation of a configuration (cache.h).  A good
+ * configuration passes; each bad one fails with its own message. */
+static void test_cfg_check(void **state) {
+    cache_cfg good, cfg;
+    tiny_cfg(&good, &adm_judicious, &evict_flop, 1e9);
+    err[0] = '\0';
+    assert_int_equal(cache_cfg_check(&good, err, sizeof err), 0);
+    tiny_cfg(&cfg, &adm_block, &evict_lru, 1e9); /* a block layout with its block size */
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+    int64_t S = fl_ssm_state_bytes(&good.model);
+    cfg = good;
+    cfg.capacity = (double)S; /* exactly one checkpoint is enough */
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+
+#define REJECTS(msg)                                                                  \
+    do {                                                                              \
+        err[0] = '\0';                                                                \
+        assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), -1);                 \
+        if (!strstr(err, (msg))) fail_msg("message \"%s\", wanted \"%s\"", err, (msg)); \
+        cache c_;                                                                     \
+        assert_int_equal(cache_init(&c_, &cfg, err, sizeof err), -1);                 \
+        if (!strstr(err, (msg))) fail_msg("cache_init: \"%s\", wanted \"%s\"", err, (msg)); \
+    } while (0)
+
+    cfg = good;
+    cfg.adm = NULL;
+    REJECTS("no admission or eviction policy");
+    cfg = good;
+    cfg.ev = NULL;
+    REJECTS("no admission or eviction policy");
+    cfg = good;
+    cfg.model.d = 0;
+    REJECTS("d must be in");
+    cfg = good;
+    cfg.model.n_ssm = 3; /* the pattern says 2 */
+    REJECTS("the counts say");
+    const double bad_caps[] = {0, -5, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof bad_caps / sizeof bad_caps[0]; i++) {
+        cfg = good;
+        cfg.capacity = bad_caps[i];
+        REJECTS("the capacity must be a positive number of bytes");
+    }
+    cfg = good;
+    cfg.capacity = (double)S - 1;
+    REJECTS("holds no SSM checkpoint");
+    tiny_cfg(&cfg, &adm_block, &evict_lru, 1e9);
+    cfg.block_size = 0;
+    REJECTS("the block size must be at least 1 token");
+    /* a radix layout has no blocks: a block size of 0 is fine there */
+    cfg = good;
+    cfg.block_size = 0;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+#undef REJECTS
+}
+
 static void test_clone_is_independent(void **state) {
     cache_cfg cfg;
     tiny_cfg(&cfg, &adm_judicious, &evict_lru, 1e12);
@@ -435,6 +682,8 @@ int main(void) {
         cmocka_unit_test(test_judicious_branch_point), cmocka_unit_test(test_intermediate_eviction_merges),
         cmocka_unit_test(test_block_layout),         cmocka_unit_test(test_locks_protect_path),
         cmocka_unit_test(test_oversize_request),     cmocka_unit_test(test_clone_is_independent),
+        cmocka_unit_test(test_tree_store_runs_out),  cmocka_unit_test(test_cache_store_runs_out),
+        cmocka_unit_test(test_cfg_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
