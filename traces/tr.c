@@ -1,5 +1,6 @@
 /* tr.c -- in-memory traces: the prefix-sharing builder, token rebuilding,
- * and JSONL writing.  The reader is tr_json.c. */
+ * and JSONL writing.  The readers are tr_json.c (JSONL) and tr_pack.c
+ * (packed); tr_load.c picks one by the file's first bytes. */
 #include "tr.h"
 
 #include <errno.h>
@@ -118,6 +119,7 @@ static uint64_t overlap(const sess *s, const tr_req *prev, const int32_t *f, uin
 }
 
 static int sess_pool_put(sess *s, const int32_t *t, uint64_t n) {
+    if (n == 0) return 0; /* s->pool may still be NULL: no memcpy to it, even of 0 bytes */
     if (s->plen + n > s->pcap) {
         uint64_t nc = s->pcap ? s->pcap : 1024;
         while (nc < s->plen + n) nc *= 2;
@@ -166,14 +168,17 @@ int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts
         s->seq = nq;
         s->cap = nc;
     }
-    /* the new tokens, contiguous: full[shared..n) */
+    /* the new tokens, contiguous: full[shared..n).  A request without
+     * output may pass out == NULL (the JSONL reader does until a line has
+     * output tokens), and memcpy from NULL is undefined even for 0 bytes,
+     * as is NULL + 0: copy from out only when there is something to copy. */
     uint64_t nf = n - shared;
     int32_t *f = malloc((nf + 1) * sizeof *f);
     if (!f) goto oom;
     if (shared < n_in) {
         memcpy(f, in + shared, (size_t)(n_in - shared) * 4);
-        memcpy(f + (n_in - shared), out, (size_t)n_out * 4);
-    } else {
+        if (n_out) memcpy(f + (n_in - shared), out, (size_t)n_out * 4);
+    } else if (nf) {
         memcpy(f, out + (shared - n_in), (size_t)nf * 4);
     }
     uint64_t reuse = 0, off = fresh ? s->plen : overlap(s, &b->t.req[s->last], f, nf, &reuse);
@@ -191,8 +196,9 @@ int tr_builder_add(tr_builder *b, int64_t session_id, int64_t turn_id, double ts
     r->n_shared = shared;
     r->off = off;
     b->slot[b->t.n] = (uint32_t)(s - b->s);
-    /* remember the full sequence for the session's next turn */
-    memcpy(s->seq + shared, f, (size_t)nf * 4);
+    /* remember the full sequence for the session's next turn (s->seq is
+     * NULL for an empty first request, so no 0-byte copy to it) */
+    if (nf) memcpy(s->seq + shared, f, (size_t)nf * 4);
     free(f);
     s->len = (uint32_t)n;
     if (fresh) {

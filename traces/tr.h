@@ -66,12 +66,12 @@ typedef struct tr_trace {
     char *path;         /* file it came from (owned), or NULL */
 } tr_trace;
 
-/* Read a JSONL trace (plain or gzip); tr_load() calls it. */
+/* Read a JSONL trace (plain or gzip; tr_json.c); tr_load() calls it. */
 int tr_load_jsonl(const char *path, tr_trace *t, tr_err *err);
 
-/* Load a trace, detecting its format from its first bytes: gzip (1f 8b),
- * packed (see tr_pack.h, magic "MTRACE"), else JSONL.  Returns 0, or -1 with
- * err set; *t is zeroed on failure. */
+/* Load a trace, detecting its format from its first bytes (tr_load.c):
+ * packed (see tr_pack.h, magic "MTRACE"), else JSONL, gzip'd (1f 8b) or
+ * plain.  Returns 0, or -1 with err set; *t is zeroed on failure. */
 int tr_load(const char *path, tr_trace *t, tr_err *err);
 
 /* Free everything a loaded or built trace owns; t is left zeroed. */

@@ -10,6 +10,8 @@
  *
  * Decompression runs on a second thread that fills a ring of chunks while
  * this one parses, so gzip and parsing overlap on two cores.
+ *
+ * tr_load (tr_load.c) sends every file that is not a packed trace here.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -20,7 +22,6 @@
 #include <zlib.h>
 
 #include "tr.h"
-#include "tr_pack.h"
 
 enum { F_SESSION = 1, F_TURN = 2, F_TS = 4, F_NIN = 8, F_NOUT = 16, F_IN = 32, F_OUT = 64, F_ALL = 127 };
 
@@ -456,16 +457,4 @@ out:
     free(L.out.v);
     if (rc != 0) memset(t, 0, sizeof *t);
     return rc;
-}
-
-int tr_load(const char *path, tr_trace *t, tr_err *err) {
-    /* packed traces announce themselves; everything else is JSONL (gzip or not) */
-    unsigned char head[8];
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        size_t k = fread(head, 1, sizeof head, f);
-        fclose(f);
-        if (tr_pack_sniff(head, k)) return tr_pack_load(path, t, err);
-    }
-    return tr_load_jsonl(path, t, err);
 }
