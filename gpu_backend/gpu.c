@@ -1,6 +1,8 @@
 /* gpu.c -- the API of gpu.h over either executor: configuration, request
  * checking, the position -> KV slot table, and cutting a prefill into
- * segments of at most max_tokens (gpu_internal.h). */
+ * segments of at most max_tokens (gpu_internal.h); and gpu_errf, the one
+ * place every error message of the backend is formatted. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,6 +18,25 @@ struct gpu_model {
     uint8_t *seen;      /* kv_slots bits: slots used by the current request */
     float *logits;      /* vocab: when the caller wants only the next token */
 };
+
+/* ---- errors ------------------------------------------------------------------- */
+
+/* The file is cut to its gpu_backend/ part so messages read the same
+ * whatever directory the build ran from (nvcc and cc pass __FILE__ as
+ * given on their command lines). */
+int gpu_errf(char *err, size_t errlen, const char *file, int line, const char *fmt, ...) {
+    if (!err || errlen == 0) return -1;
+    const char *base = strstr(file, "gpu_backend/");
+    int k = snprintf(err, errlen, "marconi: %s:%d: ", base ? base : file, line);
+    if (k < 0 || (size_t)k >= errlen) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- configuration and creation ----------------------------------------------- */
 
 void gpu_config_init(gpu_config *cfg, const fl_model *m) {
     memset(cfg, 0, sizeof *cfg);
@@ -100,6 +121,8 @@ void gpu_destroy(gpu_model *g) {
 
 const gpu_info *gpu_get_info(const gpu_model *g) { return &g->info; }
 const gpu_config *gpu_get_config(const gpu_model *g) { return &g->cfg; }
+
+/* ---- a prefill: checks, the slot table, segments ------------------------------- */
 
 /* Fill the position -> slot table; -1 if a slot is out of range or used twice. */
 static int build_table(gpu_model *g, const gpu_prefill_req *r, char *err, size_t errlen) {

@@ -173,7 +173,7 @@ int gpu_read_state(gpu_model *g, int32_t slot, float *out, char *err, size_t err
 /* Read one KV slot as floats: [attention layer][K | V][kv_heads x head_dim]. */
 int gpu_read_kv(gpu_model *g, int32_t slot, float *out, char *err, size_t errlen);
 
-/* Copy state slot src to dst (the cache forking a checkpoint). */
+/* Copy state slot src to dst (how a cache would fork a checkpoint). */
 int gpu_copy_state(gpu_model *g, int32_t dst, int32_t src, char *err, size_t errlen);
 
 /* Time of the last prefill by op class, milliseconds (CUDA with

@@ -16,7 +16,10 @@
 # a machine that has only the CUDA runtime (they need libcublas.so.13 and
 # libjansson.so.4; cudart is linked statically).
 
-GPU_C_SRC    := gpu_backend/gpu.c gpu_backend/gpu_weights.c gpu_backend/gpu_ref.c gpu_backend/gpu_cpu.c
+# The plain-C part of the backend.  The CUDA programs and the emulator link
+# these same objects (GPU_HOST_OBJ below), so a file added here reaches every
+# link line.
+GPU_C_SRC    := gpu_backend/gpu.c gpu_backend/gpu_layout.c gpu_backend/gpu_weights.c gpu_backend/gpu_ref.c gpu_backend/gpu_cpu.c
 GPU_C_OBJ    := $(GPU_C_SRC:%.c=$(BUILD)/obj/%.o)
 GPU_STUB_OBJ := $(BUILD)/obj/gpu_backend/gpu_nocuda.o
 TEST_EXTRA_LIBS := $(BUILD)/libgpu.a

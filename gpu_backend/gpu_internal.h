@@ -70,8 +70,9 @@ typedef struct gpu_layout {
     int64_t big_dim;          /* widest projection output: max(d_in_proj, qkv_dim, d_ff) */
 } gpu_layout;
 
-/* Derive the layout; -1 with a message when the shapes do not make a model
- * (beyond fl_validate: groups divide heads, even head_dim for RoPE, ...). */
+/* Derive the layout (gpu_layout.c); -1 with a message when the shapes do
+ * not make a model (beyond fl_validate: groups divide heads, even head_dim
+ * for RoPE, ...). */
 int gpu_layout_init(gpu_layout *L, const gpu_config *cfg, char *err, size_t errlen);
 
 /* ---- weights --------------------------------------------------------------- */
@@ -108,8 +109,8 @@ typedef struct gpu_wplan {
     int64_t n_params;                  /* elements, all tensors */
 } gpu_wplan;
 
-/* Build the plan (tensor shapes and init kinds, ids in a fixed order).
- * -1 when out of memory. */
+/* Build the plan (tensor shapes and init kinds, ids in a fixed order;
+ * gpu_weights.c).  -1 when out of memory. */
 int gpu_weights_plan(const gpu_layout *L, gpu_wplan *w);
 void gpu_weights_free(gpu_wplan *w);
 
@@ -201,7 +202,8 @@ static inline float gpu_round(float f, gpu_dtype dt) { return gpu_from_bits(gpu_
 
 /* ---- errors ------------------------------------------------------------------- */
 
-/* Write "marconi: file:line: message" into err; returns -1. */
+/* Write "marconi: file:line: message" into err (file cut to its
+ * gpu_backend/ part; gpu.c); returns -1, so a check can return it. */
 int gpu_errf(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)
 #ifdef __GNUC__
     __attribute__((format(printf, 5, 6)))
