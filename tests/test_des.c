@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "sim/sim.h"
 
 static char err[600];
@@ -168,9 +170,11 @@ static void test_ttft_models(void **state) {
     unlink(csv);
 }
 
-/* --timing logical reproduces the reference's golden rows. */
+/* --timing logical reproduces the reference's golden rows (the folder make
+ * test names in MARCONI_GOLDEN_DIR, else ../shared/golden; skipped when it
+ * is absent). */
 static void test_logical_golden(void **state) {
-    const char *dir = "../shared/golden";
+    const char *dir = th_golden_dir();
     char path[600];
     snprintf(path, sizeof path, "%s/expected.jsonl", dir);
     FILE *f = fopen(path, "r");

@@ -1,7 +1,7 @@
 /* test_reader.c -- the JSONL trace reader and `marconi sim` on bad input:
  * each case must give "FILE:LINE: message" (exit 2 from the CLI), never a
- * crash; and good input in odd shapes must read the same as plain input. */
-#include <fcntl.h>
+ * crash; and good input in odd shapes (requests without output included)
+ * must read the same as plain input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -17,32 +16,33 @@
 #include "harness.h"
 #include "cli/cmds.h"
 #include "traces/tr.h"
-
-static char dir[] = "/tmp/marconi_reader_XXXXXX";
-static char path[512];
+#include "traces/tr_pack.h"
 
 static const char *GOOD =
     "{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0.0, \"num_input_tokens\": 3, \"num_output_tokens\": 2, "
     "\"input_tokens\": [1, 2, 3], \"output_tokens\": [4, 5]}\n";
 
-static const char *write_file(const char *name, const char *text, int gz) {
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+/* Write text to th_dir/name, gzip'd when gz (the harness writes it plain);
+ * returns its path (th_path's buffer). */
+static const char *write_trace(const char *name, const char *text, int gz) {
+    const char *p;
     if (gz) {
-        gzFile g = gzopen(path, "wb");
-        gzwrite(g, text, (unsigned)strlen(text));
-        gzclose(g);
+        p = th_path(name);
+        gzFile g = gzopen(p, "wb");
+        assert_non_null(g);
+        assert_int_equal(gzwrite(g, text, (unsigned)strlen(text)), (int)strlen(text));
+        assert_int_equal(gzclose(g), Z_OK);
     } else {
-        FILE *f = fopen(path, "wb");
-        fputs(text, f);
-        fclose(f);
+        p = th_write(name, text);
+        assert_non_null(p);
     }
-    return path;
+    return p;
 }
 
 /* Load text as a trace; expect failure with `want` in the message, and the
  * line number `line` right after the path. */
 static void expect_error(const char *text, int line, const char *want) {
-    const char *p = write_file("bad.jsonl", text, 0);
+    const char *p = write_trace("bad.jsonl", text, 0);
     tr_trace t;
     tr_err e;
     assert_int_equal(tr_load(p, &t, &e), -1);
@@ -100,14 +100,14 @@ static void test_bad_lines(void **state) {
 static void test_missing_and_broken_files(void **state) {
     tr_trace t;
     tr_err e;
-    snprintf(path, sizeof path, "%s/nope.jsonl", dir);
+    const char *path = th_path("nope.jsonl");
     assert_int_equal(tr_load(path, &t, &e), -1);
     assert_non_null(strstr(e.msg, "cannot open"));
     assert_non_null(strstr(e.msg, path));
     /* a gzip stream cut short */
     char text[8192] = "";
     for (int i = 0; i < 20; i++) strcat(text, GOOD);
-    write_file("cut.jsonl.gz", text, 1);
+    path = write_trace("cut.jsonl.gz", text, 1);
     FILE *f = fopen(path, "rb");
     unsigned char raw[8192];
     size_t n = fread(raw, 1, sizeof raw, f);
@@ -138,7 +138,7 @@ static void test_odd_but_good(void **state) {
         "{\"session_id\": 7, \"turn_id\": 0, \"ts\": 12, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
         "\"input_tokens\": [2147483647], \"output_tokens\": []}";
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = write_file(gz ? "odd.jsonl.gz" : "odd.jsonl", text, gz);
+        const char *p = write_trace(gz ? "odd.jsonl.gz" : "odd.jsonl", text, gz);
         tr_trace t;
         tr_err e;
         if (tr_load(p, &t, &e)) fail_msg("%s", e.msg);
@@ -154,7 +154,7 @@ static void test_odd_but_good(void **state) {
         assert_int_equal(tr_tokens(&t, 2, buf), 1);
         assert_int_equal(buf[0], 2147483647);
         /* round trip through the writer */
-        snprintf(path, sizeof path, "%s/rt%d.jsonl", dir, gz);
+        const char *path = th_path(gz ? "rt1.jsonl" : "rt0.jsonl");
         assert_int_equal(tr_write_jsonl(&t, path, &e), 0);
         tr_trace u;
         assert_int_equal(tr_load(path, &u, &e), 0);
@@ -166,62 +166,113 @@ static void test_odd_but_good(void **state) {
     }
 }
 
+/* Requests without output, first in their sessions: the reader's output
+ * array is still unallocated (NULL) when the builder copies zero tokens
+ * from it, which UBSan reports (memcpy from NULL is undefined even for 0
+ * bytes).  Each case runs through the fast parser and, with an unknown
+ * field on every line, through jansson's. */
+static void test_no_output(void **state) {
+    static const char *lines[] = {
+        "{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0, \"num_input_tokens\": 2, \"num_output_tokens\": 0, "
+        "\"input_tokens\": [1, 2], \"output_tokens\": []",
+        "{\"session_id\": 1, \"turn_id\": 0, \"ts\": 0.5, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+        "\"input_tokens\": [9], \"output_tokens\": []",
+        "{\"session_id\": 0, \"turn_id\": 1, \"ts\": 1, \"num_input_tokens\": 3, \"num_output_tokens\": 0, "
+        "\"input_tokens\": [1, 2, 3], \"output_tokens\": []",
+        "{\"session_id\": 0, \"turn_id\": 2, \"ts\": 2, \"num_input_tokens\": 3, \"num_output_tokens\": 2, "
+        "\"input_tokens\": [1, 2, 3], \"output_tokens\": [4, 5]",
+        /* the same input again, still no output: no new token at all */
+        "{\"session_id\": 1, \"turn_id\": 1, \"ts\": 3, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+        "\"input_tokens\": [9], \"output_tokens\": []",
+    };
+    for (int slow = 0; slow < 2; slow++) {
+        char text[4096] = "";
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+            strcat(text, lines[i]);
+            strcat(text, slow ? ", \"model\": \"x\"}\n" : "}\n");
+        }
+        const char *p = write_trace(slow ? "noout_slow.jsonl" : "noout.jsonl", text, 0);
+        tr_trace t;
+        tr_err e;
+        if (tr_load(p, &t, &e)) fail_msg("%s", e.msg);
+        assert_int_equal(t.n, 5);
+        assert_int_equal(t.n_sessions, 2);
+        assert_int_equal(t.total_in, 10);
+        assert_int_equal(t.total_out, 2);
+        assert_int_equal(t.max_len, 5);
+        assert_int_equal(t.req[0].base, -1);
+        assert_int_equal(t.req[1].base, -1);
+        assert_int_equal(t.req[2].base, 0);
+        assert_int_equal(t.req[2].n_shared, 2);
+        assert_int_equal(t.req[3].base, 2);
+        assert_int_equal(t.req[3].n_shared, 3);
+        assert_int_equal(t.req[4].base, 1);
+        assert_int_equal(t.req[4].n_shared, 1);
+        int32_t buf[8];
+        int32_t want0[] = {1, 2}, want3[] = {1, 2, 3, 4, 5}, want4[] = {9};
+        assert_int_equal(tr_tokens(&t, 0, buf), 2);
+        assert_memory_equal(buf, want0, sizeof want0);
+        assert_int_equal(tr_tokens(&t, 3, buf), 5);
+        assert_memory_equal(buf, want3, sizeof want3);
+        assert_int_equal(tr_tokens(&t, 4, buf), 1);
+        assert_memory_equal(buf, want4, sizeof want4);
+        /* and the rest of the path: written back, packed, simulated */
+        const char *rt = th_path("noout_rt.jsonl.gz"), *pk = th_path("noout.mtrace");
+        assert_int_equal(tr_write_jsonl(&t, rt, &e), 0);
+        assert_int_equal(tr_pack_write(&t, pk, NULL, &e), 0);
+        const char *again[] = {rt, pk};
+        for (int k = 0; k < 2; k++) {
+            tr_trace u;
+            if (tr_load(again[k], &u, &e)) fail_msg("%s", e.msg);
+            assert_int_equal(u.n, 5);
+            assert_int_equal(u.total_out, 2);
+            for (size_t i = 0; i < u.n; i++) {
+                int32_t a[8], b[8];
+                uint32_t na = tr_tokens(&t, i, a);
+                assert_int_equal(tr_tokens(&u, i, b), na);
+                assert_memory_equal(a, b, na * sizeof *a);
+            }
+            tr_free(&u);
+        }
+        assert_int_equal(th_run(cmd_sim, "sim", p, "--capacity", "3e9", NULL), 0);
+        tr_free(&t);
+    }
+}
+
 /* ---- the CLI -------------------------------------------------------------------- */
 
-/* Run `marconi sim` with args; capture stderr into err_out. */
-static int run_sim(char *err_out, size_t errlen, ...) {
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = "sim";
-    va_list ap;
-    va_start(ap, errlen);
-    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return run_captured(cmd_sim, argc, argv, dir, err_out, errlen);
-}
-
 static void test_cli_errors(void **state) {
-    char e[2048];
     char good[600];
-    snprintf(good, sizeof good, "%s", write_file("good.jsonl", GOOD, 0));
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", NULL), 0);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3GB", "--system", "vllm+", "--json", NULL), 0);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "2.5GiB", "--system", "sglang+", NULL), 0);
-    assert_int_equal(run_sim(e, sizeof e, "--help", NULL), 0);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--system", "lru-magic", NULL), 2);
-    assert_non_null(strstr(e, "marconi: --system: 'lru-magic'"));
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "0", NULL), 2);
-    assert_non_null(strstr(e, "marconi: --capacity:"));
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "-3e9", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3 parsecs", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "1e6", NULL), 2); /* below one checkpoint */
-    assert_non_null(strstr(e, "holds no SSM checkpoint"));
-    assert_int_equal(run_sim(e, sizeof e, good, NULL), 2);
-    assert_non_null(strstr(e, "--capacity: required"));
-    assert_int_equal(run_sim(e, sizeof e, "--capacity", "3e9", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--frobnicate", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--alpha", "x", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--eviction", "fifo", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--compat", "python", NULL), 2);
-    assert_int_equal(run_sim(e, sizeof e, good, "--capacity", "3e9", "--model", "gpt5", NULL), 2);
+    snprintf(good, sizeof good, "%s", write_trace("good.jsonl", GOOD, 0));
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", NULL), 0);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3GB", "--system", "vllm+", "--json", NULL), 0);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "2.5GiB", "--system", "sglang+", NULL), 0);
+    assert_int_equal(th_run(cmd_sim, "sim", "--help", NULL), 0);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--system", "lru-magic", NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --system: 'lru-magic'"));
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "0", NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --capacity:"));
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "-3e9", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3 parsecs", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "1e6", NULL), 2); /* below one checkpoint */
+    assert_non_null(strstr(th_err, "holds no SSM checkpoint"));
+    assert_int_equal(th_run(cmd_sim, "sim", good, NULL), 2);
+    assert_non_null(strstr(th_err, "--capacity: required"));
+    assert_int_equal(th_run(cmd_sim, "sim", "--capacity", "3e9", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--frobnicate", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--alpha", "x", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--eviction", "fifo", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--compat", "python", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--model", "gpt5", NULL), 2);
     char bad[600];
-    snprintf(bad, sizeof bad, "%s", write_file("bad2.jsonl", "{\"session_id\": 0}\n", 0));
-    assert_int_equal(run_sim(e, sizeof e, bad, "--capacity", "3e9", NULL), 2);
+    snprintf(bad, sizeof bad, "%s", write_trace("bad2.jsonl", "{\"session_id\": 0}\n", 0));
+    assert_int_equal(th_run(cmd_sim, "sim", bad, "--capacity", "3e9", NULL), 2);
     char want[700];
     snprintf(want, sizeof want, "marconi: %s:1: missing field", bad);
-    assert_non_null(strstr(e, want));
-    snprintf(bad, sizeof bad, "%s/none.jsonl", dir);
-    assert_int_equal(run_sim(e, sizeof e, bad, "--capacity", "3e9", NULL), 2);
-    assert_non_null(strstr(e, "cannot open"));
-}
-
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-
-static int teardown(void **state) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    assert_non_null(strstr(th_err, want));
+    snprintf(bad, sizeof bad, "%s", th_path("none.jsonl"));
+    assert_int_equal(th_run(cmd_sim, "sim", bad, "--capacity", "3e9", NULL), 2);
+    assert_non_null(strstr(th_err, "cannot open"));
 }
 
 int main(void) {
@@ -229,7 +280,8 @@ int main(void) {
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_missing_and_broken_files),
         cmocka_unit_test(test_odd_but_good),
+        cmocka_unit_test(test_no_output),
         cmocka_unit_test(test_cli_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }

@@ -4,7 +4,6 @@
  * its O(n^2) encode on a tokenizer.bin written here, the artifact's
  * construction rules for each format, and "FILE:LINE: message" on bad
  * input with nothing written. */
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -25,35 +24,12 @@
 #include "traces/tr_gen.h"
 #include "traces/tr_tok.h"
 
-static char dir[] = "/tmp/marconi_tconv_XXXXXX";
-
-static const char *tmp(const char *name) {
-    static char p[8][600];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
-
-static const char *write_file(const char *name, const char *text) {
-    const char *p = tmp(name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+/* th_write that must succeed: the cases below give the path straight to
+ * the code under test, which would report a missing file as its own error. */
+static const char *must_write(const char *name, const char *text) {
+    const char *p = th_write(name, text);
+    assert_non_null(p);
     return p;
-}
-
-static char err_buf[1 << 14];
-static int run(int (*cmd)(int, char **), ...) {
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, cmd);
-    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return run_captured(cmd, argc, argv, dir, err_buf, sizeof err_buf);
 }
 
 /* ---- json.dumps ------------------------------------------------------------------------ */
@@ -165,7 +141,7 @@ static void make_vocab(vocab *v) {
 }
 
 static const char *write_tokenizer(const vocab *v, const char *name) {
-    const char *p = tmp(name);
+    const char *p = th_path(name);
     FILE *f = fopen(p, "wb");
     int32_t maxlen = 0;
     for (int i = 0; i < v->n; i++)
@@ -281,7 +257,7 @@ static void test_llama2(void **state) {
                {"\x10\x00\x00\x00\x00\x00\x80\x3f\xff\xff\xff\xff", 12, "malformed tokenizer: token 0"},
                {"\x10\x00\x00\x00\x00\x00\x80\x3f\x01\x00\x00\x00" "a" "\x00\x00", 15, "truncated tokenizer: token 1"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *bp = tmp("bad.bin");
+        const char *bp = th_path("bad.bin");
         FILE *f = fopen(bp, "wb");
         fwrite(bad[i].bytes, 1, bad[i].n, f);
         fclose(f);
@@ -293,7 +269,7 @@ static void test_llama2(void **state) {
         if (strncmp(e.msg, prefix, strlen(prefix)) || !strstr(e.msg, bad[i].want))
             fail_msg("case %zu: '%s' does not say '%s'", i, e.msg, bad[i].want);
     }
-    assert_int_equal(tr_tok_load_llama2(tmp("none.bin"), &t, &e), -1);
+    assert_int_equal(tr_tok_load_llama2(th_path("none.bin"), &t, &e), -1);
     assert_non_null(strstr(e.msg, "cannot open"));
 }
 
@@ -340,7 +316,7 @@ static void msg_tokens(const tr_tok *t, json_t *m, tr_ids *out) {
 static void test_chat(void **state) {
     int rounds[] = {10, 9, 12, 3, 11};
     char *js = sharegpt_json(rounds, 5);
-    const char *in = write_file("sg.json", js);
+    const char *in = must_write("sg.json", js);
     tr_conv_cfg c;
     tr_conv_defaults(TR_CONV_SHAREGPT, &c);
     tr_tok *tok = tr_tok_builtin();
@@ -425,7 +401,7 @@ static void test_chat(void **state) {
     char *s1 = json_dumps(r1, JSON_COMPACT), *s2 = json_dumps(r2, JSON_COMPACT);
     char *jl = malloc(2 * strlen(s1) + strlen(s2) + 8);
     sprintf(jl, "%s\n\n%s\n%s\n", s2, s1, s1);
-    files[0] = (char *)write_file("lm.jsonl", jl);
+    files[0] = (char *)must_write("lm.jsonl", jl);
     tr_conv_defaults(TR_CONV_LMSYS, &c);
     c.tok = tok;
     assert_int_equal(tr_convert(&c, files, 1, &t, &info, &e), 0);
@@ -468,8 +444,8 @@ static void test_agent(void **state) {
     json_t *swea = json_pack("{s:O, s:[]}", "history", m, "trajectory");
     char *mini_s = json_dumps(mini, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *swea_s = json_dumps(swea, JSON_PRESERVE_ORDER);
-    char *f1 = strdup(write_file("t1.json", plain)), *f2 = strdup(write_file("t2.traj.json", mini_s));
-    char *f3 = strdup(write_file("t3.traj", swea_s));
+    char *f1 = strdup(must_write("t1.json", plain)), *f2 = strdup(must_write("t2.traj.json", mini_s));
+    char *f3 = strdup(must_write("t3.traj", swea_s));
     tr_tok *tok = tr_tok_builtin();
     tr_conv_cfg c;
     tr_conv_defaults(TR_CONV_AGENT, &c);
@@ -542,11 +518,11 @@ static void test_agent(void **state) {
     jl = malloc(strlen(compact) * 2 + 4);
     sprintf(jl, "%s\n%s\n", compact, compact);
     c.max_tokens = 32768;
-    files[0] = (char *)write_file("arr.json", arr);
+    files[0] = (char *)must_write("arr.json", arr);
     assert_int_equal(tr_convert(&c, files, 1, &t, &info, &e), 0);
     assert_int_equal(t.n_sessions, 2);
     tr_free(&t);
-    files[0] = (char *)write_file("t.jsonl", jl);
+    files[0] = (char *)must_write("t.jsonl", jl);
     assert_int_equal(tr_convert(&c, files, 1, &t, &info, &e), 0);
     assert_int_equal(t.n_sessions, 2);
     tr_free(&t);
@@ -572,7 +548,7 @@ static void test_agent(void **state) {
 /* ---- bad input ------------------------------------------------------------------------------ */
 
 static void expect(tr_conv_fmt fmt, const char *text, int line, const char *want) {
-    const char *p = write_file("bad.json", text);
+    const char *p = must_write("bad.json", text);
     tr_conv_cfg c;
     tr_conv_defaults(fmt, &c);
     tr_tok *tok = tr_tok_builtin();
@@ -619,26 +595,27 @@ static void test_bad_input(void **state) {
     expect(TR_CONV_AGENT, "[[{\"role\": \"user\"}, 5]]", 1, "message 1 is not an object");
     expect(TR_CONV_AGENT, "[{\"role\": \"user\", \"content\": \"no reply\"}]", 0, "every session is empty");
     /* through the command: exit 2, the message, no output file */
-    const char *out = tmp("out.jsonl");
-    const char *bad = write_file("b.json", "[{\"conversations\": 7}]");
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", bad, "-o", out, NULL), 2);
+    const char *out = th_path("out.jsonl");
+    const char *bad = must_write("b.json", "[{\"conversations\": 7}]");
+    assert_int_equal(th_run(cmd_convert, "convert", "sharegpt", bad, "-o", out, NULL), 2);
     char want[800];
     snprintf(want, sizeof want, "marconi: %s:1: conversation 0 has no \"conversations\" array", bad);
-    assert_non_null(strstr(err_buf, want));
+    assert_non_null(strstr(th_err, want));
     assert_int_equal(access(out, F_OK), -1);
-    assert_int_equal(run(cmd_convert, "convert", "whatsapp", bad, "-o", out, NULL), 2);
-    assert_non_null(strstr(err_buf, "'whatsapp' is not a format"));
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", "-o", out, NULL), 2);
-    assert_non_null(strstr(err_buf, "which files?"));
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", bad, NULL), 2);
-    assert_non_null(strstr(err_buf, "--output: required"));
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", bad, "-o", out, "--sps", "-1", NULL), 2);
-    assert_non_null(strstr(err_buf, "marconi: --sps: '-1'"));
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", bad, "-o", out, "--tokenizer", tmp("no.bin"), NULL), 2);
-    assert_non_null(strstr(err_buf, "marconi: --tokenizer: "));
-    assert_non_null(strstr(err_buf, "no.bin:0: cannot open"));
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", tmp("nofile.json"), "-o", out, NULL), 2);
-    assert_non_null(strstr(err_buf, "nofile.json:0: cannot open"));
+    assert_int_equal(th_run(cmd_convert, "convert", "whatsapp", bad, "-o", out, NULL), 2);
+    assert_non_null(strstr(th_err, "'whatsapp' is not a format"));
+    assert_int_equal(th_run(cmd_convert, "convert", "sharegpt", "-o", out, NULL), 2);
+    assert_non_null(strstr(th_err, "which files?"));
+    assert_int_equal(th_run(cmd_convert, "convert", "sharegpt", bad, NULL), 2);
+    assert_non_null(strstr(th_err, "--output: required"));
+    assert_int_equal(th_run(cmd_convert, "convert", "sharegpt", bad, "-o", out, "--sps", "-1", NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --sps: '-1'"));
+    assert_int_equal(
+        th_run(cmd_convert, "convert", "sharegpt", bad, "-o", out, "--tokenizer", th_path("no.bin"), NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --tokenizer: "));
+    assert_non_null(strstr(th_err, "no.bin:0: cannot open"));
+    assert_int_equal(th_run(cmd_convert, "convert", "sharegpt", th_path("nofile.json"), "-o", out, NULL), 2);
+    assert_non_null(strstr(th_err, "nofile.json:0: cannot open"));
     assert_int_equal(access(out, F_OK), -1);
     /* and a good run, with a llama2.c tokenizer, to a packed file */
     vocab v;
@@ -648,19 +625,12 @@ static void test_bad_input(void **state) {
     int rounds[] = {10, 10};
     char *js = sharegpt_json(rounds, 2);
     char good[600];
-    snprintf(good, sizeof good, "%s", write_file("good.json", js));
+    snprintf(good, sizeof good, "%s", must_write("good.json", js));
     free(js);
-    assert_int_equal(run(cmd_convert, "convert", "sharegpt", good, "-o", tmp("g.mtrace"), "--tokenizer", tp, NULL), 0);
-    assert_int_equal(run(cmd_stats, "stats", tmp("g.mtrace"), NULL), 0);
-    assert_int_equal(run(cmd_convert, "convert", "--help", NULL), 0);
-}
-
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-
-static int teardown(void **state) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    assert_int_equal(
+        th_run(cmd_convert, "convert", "sharegpt", good, "-o", th_path("g.mtrace"), "--tokenizer", tp, NULL), 0);
+    assert_int_equal(th_run(cmd_stats, "stats", th_path("g.mtrace"), NULL), 0);
+    assert_int_equal(th_run(cmd_convert, "convert", "--help", NULL), 0);
 }
 
 int main(void) {
@@ -668,5 +638,5 @@ int main(void) {
         cmocka_unit_test(test_py_dumps), cmocka_unit_test(test_builtin), cmocka_unit_test(test_llama2),
         cmocka_unit_test(test_chat),     cmocka_unit_test(test_agent),   cmocka_unit_test(test_bad_input),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }

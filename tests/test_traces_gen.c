@@ -2,7 +2,6 @@
  * (traces/tr_stats.h): determinism, the calibration targets with their
  * tolerances, the oracle hit rate against brute force, and the `gen` and
  * `stats` commands on good and bad input. */
-#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,29 +21,6 @@
 #include "base/util.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_stats.h"
-
-static char dir[] = "/tmp/marconi_tgen_XXXXXX";
-
-/* Run a marconi command; capture stderr and stdout. */
-static char out_buf[1 << 16], err_buf[1 << 14];
-static int run(int (*cmd)(int, char **), ...) {
-    char *argv[64];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, cmd);
-    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return run_captured_out(cmd, argc, argv, dir, err_buf, sizeof err_buf, out_buf, sizeof out_buf);
-}
-
-static const char *tmp(const char *name) {
-    static char p[4][600];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
 
 static uint64_t file_hash(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -209,13 +185,13 @@ static void test_determinism(void **state) {
     const char *kinds[] = {"lmsys", "swebench"};
     for (int i = 0; i < 2; i++) {
         char a[600], b[600];
-        snprintf(a, sizeof a, "%s", tmp("a.jsonl"));
-        snprintf(b, sizeof b, "%s", tmp("b.jsonl"));
-        assert_int_equal(run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "42", "-o", a, NULL), 0);
-        assert_int_equal(run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "42", "-o", b, NULL), 0);
+        snprintf(a, sizeof a, "%s", th_path("a.jsonl"));
+        snprintf(b, sizeof b, "%s", th_path("b.jsonl"));
+        assert_int_equal(th_run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "42", "-o", a, NULL), 0);
+        assert_int_equal(th_run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "42", "-o", b, NULL), 0);
         uint64_t ha = file_hash(a);
         assert_true(ha == file_hash(b));
-        assert_int_equal(run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "43", "-o", b, NULL), 0);
+        assert_int_equal(th_run(cmd_gen, "gen", kinds[i], "--sessions", "6", "--seed", "43", "-o", b, NULL), 0);
         assert_true(ha != file_hash(b));
     }
     /* traces differing only in arrival rate hold the same conversations */
@@ -473,52 +449,52 @@ static void test_calibration(void **state) {
 /* ---- the commands -------------------------------------------------------------------------- */
 
 static void test_cli(void **state) {
-    assert_int_equal(run(cmd_gen, "gen", "--help", NULL), 0);
-    assert_non_null(strstr(out_buf, "--art X"));
-    assert_int_equal(run(cmd_gen, "gen", "swebench", "--show", NULL), 0);
-    assert_non_null(strstr(out_buf, "swebench:sessions=100,sps=1.0,seed=1"));
-    const char *o = tmp("x.jsonl.gz");
-    assert_int_equal(run(cmd_gen, "gen", "lmsys", "--sessions", "3", "--sps", "0.5", "-o", o, NULL), 0);
-    assert_int_equal(run(cmd_stats, "stats", o, "--json", NULL), 0);
-    assert_non_null(strstr(out_buf, "\"requests\": "));
-    assert_non_null(strstr(out_buf, "\"sessions\": 3,"));
-    assert_non_null(strstr(out_buf, "\"oracle_token_hit_rate\": 0.9"));
-    assert_int_equal(run(cmd_stats, "stats", o, NULL), 0);
-    assert_non_null(strstr(out_buf, "oracle hit rate"));
-    assert_non_null(strstr(out_buf, "in 3 sessions"));
+    assert_int_equal(th_run(cmd_gen, "gen", "--help", NULL), 0);
+    assert_non_null(strstr(th_out, "--art X"));
+    assert_int_equal(th_run(cmd_gen, "gen", "swebench", "--show", NULL), 0);
+    assert_non_null(strstr(th_out, "swebench:sessions=100,sps=1.0,seed=1"));
+    const char *o = th_path("x.jsonl.gz");
+    assert_int_equal(th_run(cmd_gen, "gen", "lmsys", "--sessions", "3", "--sps", "0.5", "-o", o, NULL), 0);
+    assert_int_equal(th_run(cmd_stats, "stats", o, "--json", NULL), 0);
+    assert_non_null(strstr(th_out, "\"requests\": "));
+    assert_non_null(strstr(th_out, "\"sessions\": 3,"));
+    assert_non_null(strstr(th_out, "\"oracle_token_hit_rate\": 0.9"));
+    assert_int_equal(th_run(cmd_stats, "stats", o, NULL), 0);
+    assert_non_null(strstr(th_out, "oracle hit rate"));
+    assert_non_null(strstr(th_out, "in 3 sessions"));
     /* bad flags: exit 2, 'marconi: --option: message', no file */
     static const char *bad[][4] = {{"--sps", "0", "marconi: --sps: '0' is not a number"},
                                    {"--art", "7", "marconi: --art: not a setting of the lmsys generator"},
                                    {"--sessions", "x", "marconi: --sessions: 'x'"},
                                    {"--turns-mean", "3", "marconi: --turns-mean: 3.0 is below min-turns"},
                                    {"--frob", "1", "marconi: gen: bad option '--frob'"}};
-    const char *no = tmp("none.jsonl");
+    const char *no = th_path("none.jsonl");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(run(cmd_gen, "gen", "lmsys", bad[i][0], bad[i][1], "-o", no, NULL), 2);
-        if (!strstr(err_buf, bad[i][2])) fail_msg("'%s' does not say '%s'", err_buf, bad[i][2]);
+        assert_int_equal(th_run(cmd_gen, "gen", "lmsys", bad[i][0], bad[i][1], "-o", no, NULL), 2);
+        if (!strstr(th_err, bad[i][2])) fail_msg("'%s' does not say '%s'", th_err, bad[i][2]);
         assert_int_equal(access(no, F_OK), -1);
     }
-    assert_int_equal(run(cmd_gen, "gen", "llama", "-o", no, NULL), 2);
-    assert_non_null(strstr(err_buf, "'llama' is not a kind"));
-    assert_int_equal(run(cmd_gen, "gen", "lmsys", NULL), 2);
-    assert_non_null(strstr(err_buf, "--output: required"));
-    assert_int_equal(run(cmd_gen, "gen", NULL), 2);
-    assert_int_equal(run(cmd_gen, "gen", "lmsys", "--max-tokens", "5", "-o", no, NULL), 2);
-    assert_non_null(strstr(err_buf, "marconi: --max-tokens: no request fits"));
+    assert_int_equal(th_run(cmd_gen, "gen", "llama", "-o", no, NULL), 2);
+    assert_non_null(strstr(th_err, "'llama' is not a kind"));
+    assert_int_equal(th_run(cmd_gen, "gen", "lmsys", NULL), 2);
+    assert_non_null(strstr(th_err, "--output: required"));
+    assert_int_equal(th_run(cmd_gen, "gen", NULL), 2);
+    assert_int_equal(th_run(cmd_gen, "gen", "lmsys", "--max-tokens", "5", "-o", no, NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --max-tokens: no request fits"));
     /* an unwritable output: exit 2, FILE:0, nothing left behind */
-    const char *ro = tmp("nodir/x.jsonl");
-    assert_int_equal(run(cmd_gen, "gen", "lmsys", "--sessions", "2", "-o", ro, NULL), 2);
-    assert_non_null(strstr(err_buf, "nodir/x.jsonl:0: cannot write"));
+    const char *ro = th_path("nodir/x.jsonl");
+    assert_int_equal(th_run(cmd_gen, "gen", "lmsys", "--sessions", "2", "-o", ro, NULL), 2);
+    assert_non_null(strstr(th_err, "nodir/x.jsonl:0: cannot write"));
     /* stats on bad input */
-    assert_int_equal(run(cmd_stats, "stats", tmp("missing.jsonl"), NULL), 2);
-    assert_non_null(strstr(err_buf, "missing.jsonl:0: cannot open"));
-    assert_int_equal(run(cmd_stats, "stats", NULL), 2);
-    assert_int_equal(run(cmd_stats, "stats", "--json", "--bogus", o, NULL), 2);
+    assert_int_equal(th_run(cmd_stats, "stats", th_path("missing.jsonl"), NULL), 2);
+    assert_non_null(strstr(th_err, "missing.jsonl:0: cannot open"));
+    assert_int_equal(th_run(cmd_stats, "stats", NULL), 2);
+    assert_int_equal(th_run(cmd_stats, "stats", "--json", "--bogus", o, NULL), 2);
     /* --paper: the 30 artifact names (tiny, packed, to stay quick) */
     char pd[600];
-    snprintf(pd, sizeof pd, "%s/paper", dir);
+    snprintf(pd, sizeof pd, "%s", th_path("paper"));
     mkdir(pd, 0755);
-    assert_int_equal(run(cmd_gen, "gen", "--paper", pd, "--sessions", "2", "--format", "mtrace", NULL), 0);
+    assert_int_equal(th_run(cmd_gen, "gen", "--paper", pd, "--sessions", "2", "--format", "mtrace", NULL), 0);
     const char *names[] = {"lmsys_sps=0.25_nums=2.mtrace", "sharegpt_sps=10_nums=2.mtrace",
                            "swebench_sps=1_art=7.5_nums=2.mtrace", "swebench_sps=0.5_art=5_nums=2.mtrace"};
     for (int i = 0; i < 4; i++) {
@@ -526,16 +502,8 @@ static void test_cli(void **state) {
         snprintf(p, sizeof p, "%s/%s", pd, names[i]);
         if (access(p, F_OK) != 0) fail_msg("--paper did not write %s", p);
     }
-    assert_int_equal(run(cmd_gen, "gen", "--paper", pd, "--art", "3", NULL), 2);
-    assert_int_equal(run(cmd_gen, "gen", "--paper", tmp("nodir"), NULL), 2);
-}
-
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-
-static int teardown(void **state) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    assert_int_equal(th_run(cmd_gen, "gen", "--paper", pd, "--art", "3", NULL), 2);
+    assert_int_equal(th_run(cmd_gen, "gen", "--paper", th_path("nodir"), NULL), 2);
 }
 
 int main(void) {
@@ -544,5 +512,5 @@ int main(void) {
         cmocka_unit_test(test_determinism), cmocka_unit_test(test_construction), cmocka_unit_test(test_oracle),
         cmocka_unit_test(test_calibration), cmocka_unit_test(test_cli),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }

@@ -2,7 +2,6 @@
  * survives the round trip, tr_load reads them transparently, the pool
  * shrinks, and a damaged file -- any byte flipped, any length cut -- is
  * reported as "FILE:0: ..." and never trusted. */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,28 +18,6 @@
 #include "cli/cmds.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_pack.h"
-
-static char dir[] = "/tmp/marconi_tpack_XXXXXX";
-
-static const char *tmp(const char *name) {
-    static char p[4][600];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
-
-static char err_buf[1 << 14];
-static int run(int (*cmd)(int, char **), ...) {
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, cmd);
-    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    return run_captured(cmd, argc, argv, dir, err_buf, sizeof err_buf);
-}
 
 static void gen(const char *spec, tr_trace *t) {
     tr_gen_cfg c;
@@ -82,14 +59,14 @@ static void test_round_trip(void **state) {
             /* defaults; kept bases; tiny blocks and no compression */
             tr_pack_opts o[3] = {{-1, 0, 0}, {6, 0, 1}, {0, 1024, 0}};
             tr_pack_info info;
-            const char *p = tmp("t.mtrace");
+            const char *p = th_path("t.mtrace");
             if (tr_pack_write_info(&t, p, &o[v], &info, &e)) fail_msg("%s", e.msg);
             assert_true(info.pool_out <= info.pool_in);
             if (tr_load(p, &u, &e)) fail_msg("%s: %s", specs[k], e.msg);
             same(&t, &u);
             assert_string_equal(u.path, p);
             /* and packing the packed trace again changes nothing */
-            const char *p2 = tmp("t2.mtrace");
+            const char *p2 = th_path("t2.mtrace");
             tr_trace w;
             assert_int_equal(tr_pack_write(&u, p2, &o[v], &e), 0);
             assert_int_equal(tr_pack_load(p2, &w, &e), 0);
@@ -109,8 +86,8 @@ static void test_round_trip(void **state) {
     assert_int_equal(tr_builder_add(b, 7, 1, 1e9, x, 5, y, 1, &e), 0);
     tr_trace t, u;
     assert_int_equal(tr_builder_finish(b, &t, NULL, &e), 0);
-    assert_int_equal(tr_pack_write(&t, tmp("odd.mtrace"), NULL, &e), 0);
-    assert_int_equal(tr_load(tmp("odd.mtrace"), &u, &e), 0);
+    assert_int_equal(tr_pack_write(&t, th_path("odd.mtrace"), NULL, &e), 0);
+    assert_int_equal(tr_load(th_path("odd.mtrace"), &u, &e), 0);
     same(&t, &u);
     assert_int_equal(u.pool_len, 6); /* 70000 2 3 4 5 6, once */
     tr_free(&t);
@@ -124,20 +101,20 @@ static void test_compact(void **state) {
     tr_err e;
     tr_pack_info info;
     gen("swebench:sessions=20", &t);
-    assert_int_equal(tr_pack_write_info(&t, tmp("s.mtrace"), NULL, &info, &e), 0);
+    assert_int_equal(tr_pack_write_info(&t, th_path("s.mtrace"), NULL, &info, &e), 0);
     /* the reader's builder overlaps a session's re-sent history too; the
      * packed writer also stores the prompt that sessions share once */
     assert_true(info.pool_out + 19 * 1000 < info.pool_in);
     assert_true(info.pool_in * 3 < t.total_in + t.total_out);
     assert_true(info.rebased >= 19); /* every first turn but one shares the prompt */
-    assert_int_equal(tr_load(tmp("s.mtrace"), &u, &e), 0);
+    assert_int_equal(tr_load(th_path("s.mtrace"), &u, &e), 0);
     uint64_t naive = (t.total_in + t.total_out) * 4;
     assert_true(tr_trace_bytes(&u) * 10 < naive);
     same(&t, &u);
     tr_free(&t);
     tr_free(&u);
     gen("shared-prefix:sessions=64,groups=4", &t);
-    assert_int_equal(tr_pack_write_info(&t, tmp("p.mtrace"), NULL, &info, &e), 0);
+    assert_int_equal(tr_pack_write_info(&t, th_path("p.mtrace"), NULL, &info, &e), 0);
     assert_true(info.pool_out < info.pool_in / 4);
     tr_free(&t);
 }
@@ -185,7 +162,7 @@ static void test_damage(void **state) {
     gen("swebench:sessions=2,sps=2,system-tokens=30,task-min=20,task-median=20,traj-median=8,obs-median=15,"
         "act-min=0,act-median=10,act-sigma=0.5,obs-sigma=0.5", &t);
     tr_pack_opts o = {6, 256, 0}; /* several pool blocks */
-    const char *good = tmp("good.mtrace"), *bad = tmp("bad.mtrace");
+    const char *good = th_path("good.mtrace"), *bad = th_path("bad.mtrace");
     assert_int_equal(tr_pack_write(&t, good, &o, &e), 0);
     tr_free(&t);
     size_t n;
@@ -238,45 +215,37 @@ static void test_damage(void **state) {
 
 static void test_cli(void **state) {
     char src[600], out[600];
-    snprintf(src, sizeof src, "%s", tmp("src.jsonl"));
-    snprintf(out, sizeof out, "%s", tmp("o.mtrace"));
+    snprintf(src, sizeof src, "%s", th_path("src.jsonl"));
+    snprintf(out, sizeof out, "%s", th_path("o.mtrace"));
     tr_trace t;
     tr_err e;
     gen("lmsys:sessions=5", &t);
     assert_int_equal(tr_write_jsonl(&t, src, &e), 0);
     tr_free(&t);
-    assert_int_equal(run(cmd_pack, "pack", src, "-o", out, "--verify", NULL), 0);
-    assert_int_equal(run(cmd_pack, "pack", "--help", NULL), 0);
-    assert_int_equal(run(cmd_pack, "pack", src, NULL), 2);
-    assert_non_null(strstr(err_buf, "marconi: --output: required"));
-    assert_int_equal(run(cmd_pack, "pack", src, "-o", tmp("o.mtrace.gz"), NULL), 2);
-    assert_non_null(strstr(err_buf, "o.mtrace.gz:0: a packed trace is compressed already"));
-    assert_int_equal(access(tmp("o.mtrace.gz"), F_OK), -1);
-    assert_int_equal(run(cmd_pack, "pack", src, "-o", tmp("no/dir.mtrace"), NULL), 2);
-    assert_non_null(strstr(err_buf, "no/dir.mtrace:0: cannot write"));
-    assert_int_equal(run(cmd_pack, "pack", src, "-o", out, "--level", "11", NULL), 2);
-    assert_non_null(strstr(err_buf, "marconi: --level: '11'"));
-    assert_int_equal(run(cmd_pack, "pack", tmp("missing"), "-o", out, NULL), 2);
-    assert_non_null(strstr(err_buf, "missing:0: cannot open"));
+    assert_int_equal(th_run(cmd_pack, "pack", src, "-o", out, "--verify", NULL), 0);
+    assert_int_equal(th_run(cmd_pack, "pack", "--help", NULL), 0);
+    assert_int_equal(th_run(cmd_pack, "pack", src, NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --output: required"));
+    assert_int_equal(th_run(cmd_pack, "pack", src, "-o", th_path("o.mtrace.gz"), NULL), 2);
+    assert_non_null(strstr(th_err, "o.mtrace.gz:0: a packed trace is compressed already"));
+    assert_int_equal(access(th_path("o.mtrace.gz"), F_OK), -1);
+    assert_int_equal(th_run(cmd_pack, "pack", src, "-o", th_path("no/dir.mtrace"), NULL), 2);
+    assert_non_null(strstr(th_err, "no/dir.mtrace:0: cannot write"));
+    assert_int_equal(th_run(cmd_pack, "pack", src, "-o", out, "--level", "11", NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --level: '11'"));
+    assert_int_equal(th_run(cmd_pack, "pack", th_path("missing"), "-o", out, NULL), 2);
+    assert_non_null(strstr(th_err, "missing:0: cannot open"));
     /* every command reads the packed file: sim too */
-    assert_int_equal(run(cmd_sim, "sim", out, "--capacity", "3e9", NULL), 0);
+    assert_int_equal(th_run(cmd_sim, "sim", out, "--capacity", "3e9", NULL), 0);
     /* a damaged one is refused with its name */
     size_t n;
     unsigned char *b = slurp(out, &n);
     b[n - 5] ^= 0xff;
-    spit(tmp("d.mtrace"), b, n);
+    spit(th_path("d.mtrace"), b, n);
     free(b);
-    assert_int_equal(run(cmd_sim, "sim", tmp("d.mtrace"), "--capacity", "3e9", NULL), 2);
-    assert_non_null(strstr(err_buf, "d.mtrace:0: corrupt packed trace"));
-    assert_int_equal(run(cmd_stats, "stats", tmp("d.mtrace"), NULL), 2);
-}
-
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-
-static int teardown(void **state) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    assert_int_equal(th_run(cmd_sim, "sim", th_path("d.mtrace"), "--capacity", "3e9", NULL), 2);
+    assert_non_null(strstr(th_err, "d.mtrace:0: corrupt packed trace"));
+    assert_int_equal(th_run(cmd_stats, "stats", th_path("d.mtrace"), NULL), 2);
 }
 
 int main(void) {
@@ -286,5 +255,5 @@ int main(void) {
         cmocka_unit_test(test_damage),
         cmocka_unit_test(test_cli),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }
