@@ -1,7 +1,8 @@
 /* test_sweep.c -- `marconi sweep`: the same files whatever -j is, resuming
  * from a journal cut anywhere, shards that merge into the whole, and bad
- * grids and folders refused with exit 2 before any work. */
-#include <fcntl.h>
+ * grids and folders refused with exit 2 before any work.
+ *
+ * Every sweep writes into a folder of the suite's th_dir (tests/harness.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,31 +18,11 @@
 #include "harness.h"
 #include "cli/cmds.h"
 
-static char dir[] = "/tmp/marconi_sweep_XXXXXX";
-static char errbuf[8192];
-
-/* Run `marconi sweep ARGS... -o DIR/sub`; stderr lands in errbuf. */
-static int sweep(const char *sub, ...) {
-    char *argv[64], out[600];
-    int argc = 0;
-    argv[argc++] = "sweep";
-    va_list ap;
-    va_start(ap, sub);
-    for (char *a; (a = va_arg(ap, char *));) argv[argc++] = a;
-    va_end(ap);
-    if (sub) {
-        snprintf(out, sizeof out, "%s/%s", dir, sub);
-        argv[argc++] = "-o";
-        argv[argc++] = out;
-    }
-    argv[argc] = NULL;
-    return run_captured(cmd_sweep, argc, argv, dir, errbuf, sizeof errbuf);
-}
-
+/* th_dir/sub/name read whole, or NULL. */
 static char *slurp(const char *sub, const char *name) {
-    char p[700];
-    snprintf(p, sizeof p, "%s/%s/%s", dir, sub, name);
-    FILE *f = fopen(p, "rb");
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/%s", sub, name);
+    FILE *f = fopen(th_path(rel), "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
@@ -52,12 +33,15 @@ static char *slurp(const char *sub, const char *name) {
     return s;
 }
 
+/* runs.csv, runs.jsonl and buckets.csv of folders a and b: present, not
+ * empty, the same bytes. */
 static void same_files(const char *a, const char *b) {
     static const char *names[] = {"runs.csv", "runs.jsonl", "buckets.csv"};
     for (int i = 0; i < 3; i++) {
         char *x = slurp(a, names[i]), *y = slurp(b, names[i]);
         assert_non_null(x);
         assert_non_null(y);
+        assert_true(x[0] != '\0');
         if (strcmp(x, y)) fail_msg("%s/%s differs from %s/%s", a, names[i], b, names[i]);
         free(x);
         free(y);
@@ -68,10 +52,9 @@ static void same_files(const char *a, const char *b) {
              "--systems", "vllm+,sglang+,marconi,marconi-static", "--alpha", "0,1"
 
 static void test_threads_do_not_matter(void **state) {
-    assert_int_equal(sweep("j1", GRID, "-j", "1", NULL), 0);
-    assert_int_equal(sweep("j2", GRID, "-j", "2", NULL), 0);
-    assert_int_equal(sweep("j3", GRID, "-j", "3", "--timing", "logical", NULL), 0);
-    same_files("j1", "j2");
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "1", "-o", th_path("j1"), NULL), 0);
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "3", "-o", th_path("j3"), NULL), 0);
+    same_files("j1", "j3");
     char *csv = slurp("j1", "runs.csv");
     int lines = 0;
     for (char *p = csv; *p; p++) lines += *p == '\n';
@@ -81,76 +64,79 @@ static void test_threads_do_not_matter(void **state) {
 }
 
 static void test_resume(void **state) {
-    assert_int_equal(sweep("whole", GRID, "-j", "2", NULL), 0);
-    assert_int_equal(sweep("cut", GRID, "-j", "2", NULL), 0);
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "2", "-o", th_path("whole"), NULL), 0);
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "2", "-o", th_path("cut"), NULL), 0);
     /* an interrupted sweep: its journal cut in the middle of a record, its
      * outputs gone */
-    char p[700];
-    snprintf(p, sizeof p, "%s/cut/.journal", dir);
     struct stat st;
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(truncate(p, st.st_size / 2 + 17), 0);
-    snprintf(p, sizeof p, "%s/cut/runs.csv", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/cut/runs.jsonl", dir);
-    unlink(p);
-    assert_int_equal(sweep("cut", GRID, "-j", "2", NULL), 0);
+    assert_int_equal(stat(th_path("cut/.journal"), &st), 0);
+    assert_int_equal(truncate(th_path("cut/.journal"), st.st_size / 2 + 17), 0);
+    unlink(th_path("cut/runs.csv"));
+    unlink(th_path("cut/runs.jsonl"));
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "2", "-o", th_path("cut"), NULL), 0);
     int done = 0, left = 0;
-    const char *r = strstr(errbuf, "resuming: ");
+    const char *r = strstr(th_err, "resuming: ");
     assert_non_null(r);
     assert_int_equal(sscanf(r, "resuming: %d runs already done, %d to go", &done, &left), 2);
     assert_true(done > 0 && left > 0 && done + left == 30);
     same_files("whole", "cut");
     /* a different grid in the same folder starts over */
-    assert_int_equal(sweep("cut", "--trace", "lmsys:sessions=12,sps=1", "--capacity", "1e9", NULL), 0);
-    assert_non_null(strstr(errbuf, "belongs to another grid"));
+    assert_int_equal(
+        th_run(cmd_sweep, "sweep", "--trace", "lmsys:sessions=12,sps=1", "--capacity", "1e9", "-o", th_path("cut"), NULL), 0);
+    assert_non_null(strstr(th_err, "belongs to another grid"));
 }
 
 static void test_shards_merge(void **state) {
-    assert_int_equal(sweep("whole2", GRID, "-j", "2", NULL), 0);
+    assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "2", "-o", th_path("whole2"), NULL), 0);
     for (int k = 0; k < 3; k++) {
         char shard[16];
         snprintf(shard, sizeof shard, "%d/3", k);
-        assert_int_equal(sweep("shards", GRID, "-j", "1", "--shard", shard, NULL), 0);
+        assert_int_equal(th_run(cmd_sweep, "sweep", GRID, "-j", "1", "--shard", shard, "-o", th_path("shards"), NULL), 0);
     }
-    char d[700];
-    snprintf(d, sizeof d, "%s/shards", dir);
-    assert_int_equal(sweep(NULL, "--merge", d, NULL), 0);
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--merge", th_path("shards"), NULL), 0);
+    assert_non_null(strstr(th_out, "merged 30 runs"));
     same_files("whole2", "shards");
 }
 
+/* `sweep --trace lmsys:sessions=5 ARGS... -o th_dir/x`: the grids these tests
+ * refuse (nothing may appear in x). */
+#define SWEEP_X(...) th_run(cmd_sweep, "sweep", "--trace", "lmsys:sessions=5", __VA_ARGS__, "-o", th_path("x"), NULL)
+
 static void test_bad_input(void **state) {
-    assert_int_equal(sweep("x", "--trace", "lmsys:spx=1", "--capacity", "1e9", NULL), 2);
-    assert_non_null(strstr(errbuf, "marconi: --trace"));
-    assert_int_equal(sweep("x", "--trace", "tweets:sps=1", "--capacity", "1e9", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", NULL), 2);
-    assert_non_null(strstr(errbuf, "--capacity: required"));
-    assert_int_equal(sweep("x", "--capacity", "1e9", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "1e9", "--systems", "fifo", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "-1", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "1e3", NULL), 2);
-    assert_non_null(strstr(errbuf, "holds no SSM checkpoint"));
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "1e9", "--systems", ",", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "1e9", "--shard", "3/3", NULL), 2);
-    assert_int_equal(sweep("x", "--trace", "lmsys:sessions=5", "--capacity", "1e9", "--ttft-model", "profile:/nope.csv",
-                           NULL),
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--trace", "lmsys:spx=1", "--capacity", "1e9", "-o", th_path("x"), NULL), 2);
+    assert_non_null(strstr(th_err, "marconi: --trace"));
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--trace", "tweets:sps=1", "--capacity", "1e9", "-o", th_path("x"), NULL), 2);
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--trace", "lmsys:sessions=5", "-o", th_path("x"), NULL), 2);
+    assert_non_null(strstr(th_err, "--capacity: required"));
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--capacity", "1e9", "-o", th_path("x"), NULL), 2);
+    assert_int_equal(SWEEP_X("--capacity", "1e9", "--systems", "fifo"), 2);
+    assert_int_equal(SWEEP_X("--capacity", "-1"), 2);
+    assert_int_equal(SWEEP_X("--capacity", "1e9", "--systems", ","), 2);
+    assert_int_equal(SWEEP_X("--capacity", "1e9", "--shard", "3/3"), 2);
+    assert_int_equal(SWEEP_X("--capacity", "1e9", "--ttft-model", "profile:/nope.csv"), 2);
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--trace", "lmsys:sessions=5", "--capacity", "1e9", "-o", "/proc/marconi",
+                            NULL),
                      2);
-    assert_int_equal(sweep(NULL, "--trace", "lmsys:sessions=5", "--capacity", "1e9", "-o", "/proc/marconi", NULL), 2);
-    assert_non_null(strstr(errbuf, "cannot write into"));
-    assert_int_equal(sweep(NULL, "--merge", dir, NULL), 2);
-    assert_non_null(strstr(errbuf, "no shard files"));
+    assert_non_null(strstr(th_err, "cannot write into"));
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--merge", th_dir, NULL), 2);
+    assert_non_null(strstr(th_err, "no shard files"));
     /* nothing was written for the refused grids */
-    char p[700];
-    snprintf(p, sizeof p, "%s/x/runs.csv", dir);
-    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_not_equal(access(th_path("x/runs.csv"), F_OK), 0);
 }
 
-static int setup(void **state) { return mkdtemp(dir) ? 0 : -1; }
-
-static int teardown(void **state) {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+/* A capacity that holds no SSM checkpoint is refused by the library's own
+ * check, for every model of the grid, before any run. */
+static void test_capacity_too_small(void **state) {
+    assert_int_equal(SWEEP_X("--capacity", "1e3"), 2);
+    assert_non_null(strstr(th_err, "marconi: --capacity: "));
+    assert_non_null(strstr(th_err, "holds no SSM checkpoint"));
+    /* 1e6 bytes holds tiny's checkpoint (6912 bytes), not hybrid-7b's */
+    assert_int_equal(SWEEP_X("--capacity", "1e9,1e6", "--model", "tiny,hybrid-7b"), 2);
+    assert_non_null(strstr(th_err, "marconi: --capacity: "));
+    assert_non_null(strstr(th_err, "holds no SSM checkpoint"));
+    assert_non_null(strstr(th_err, "hybrid-7b"));
+    assert_int_not_equal(access(th_path("x/runs.csv"), F_OK), 0);
+    assert_int_equal(SWEEP_X("--capacity", "1e6", "--model", "tiny", "--dry-run"), 0);
 }
 
 int main(void) {
@@ -159,6 +145,7 @@ int main(void) {
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_shards_merge),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_capacity_too_small),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }
