@@ -79,13 +79,13 @@ static void sim_usage(FILE *f) {
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
 
 static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition) {
-    rp_row row = {0};
-    sim_report(&row, tr->path, cfg, r);
-    rp_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
-    rp_num(&row, "tune_seconds", r->tune_seconds);
-    if (composition) sim_report_composition(&row, r);
-    char *s = row.oom ? NULL : rp_json(&row);
-    rp_free(&row);
+    cli_row row = {0};
+    cli_report(&row, tr->path, cfg, r);
+    cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
+    cli_row_num(&row, "tune_seconds", r->tune_seconds);
+    if (composition) cli_report_composition(&row, r);
+    char *s = row.oom ? NULL : cli_row_json(&row);
+    cli_row_free(&row);
     if (!s) return -1;
     fputs(s, f);
     free(s);
@@ -168,9 +168,9 @@ int cmd_sim(int argc, char **argv) {
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     struct option opts[64];
-    sim_opts_table(own, opts, sizeof opts / sizeof opts[0]);
-    sim_opts so;
-    sim_opts_init(&so);
+    cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_opts so;
+    cli_opts_init(&so);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
@@ -179,7 +179,7 @@ int cmd_sim(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if ((handled = sim_opts_parse(&so, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
@@ -223,7 +223,7 @@ int cmd_sim(int argc, char **argv) {
         return mu_err(MU_EXIT_USAGE, optind >= argc ? "sim: which trace? (marconi sim --help)"
                                                     : "sim: one trace at a time (marconi sim --help)");
     if (capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
-    int compat = sim_opts_compat(&so), composition = so.composition;
+    int compat = cli_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
     sim_default_cfg(&cfg, system, capacity);
     int rc = MU_EXIT_USAGE;
@@ -243,7 +243,7 @@ int cmd_sim(int argc, char **argv) {
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
-    if (sim_opts_apply(&so, &cfg)) goto out; /* it said why */
+    if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;

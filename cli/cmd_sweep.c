@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/err.h"
+#include "cli/cli.h"
 #include "base/util.h"
 #include "cli/cmds.h"
 #include "cli/opts.h"
@@ -60,7 +60,7 @@ enum { GO_ON = -1 };
 
 /* The options, as given. */
 typedef struct sweep_args {
-    sim_opts so;                /* the options every run shares */
+    cli_opts so;                /* the options every run shares */
     const char *axis[SW_NAXIS]; /* --systems, --alpha, --capacity (NULL: not given), --block-size, --model */
     const char *out;            /* -o */
     const char *merge;          /* --merge DIR, or NULL */
@@ -71,7 +71,7 @@ typedef struct sweep_args {
 
 static void args_init(sweep_args *a) {
     memset(a, 0, sizeof *a);
-    sim_opts_init(&a->so);
+    cli_opts_init(&a->so);
     a->axis[SW_AXIS_SYSTEMS] = "vllm+,sglang+,marconi";
     a->axis[SW_AXIS_ALPHA] = "0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,2";
     a->axis[SW_AXIS_BLOCK] = "32";
@@ -106,12 +106,12 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
     struct option opts[64];
     char err[1024];
     int c, handled;
-    sim_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
     args_init(a);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hj:o:", opts, NULL)) != -1) {
-        if ((handled = sim_opts_parse(&a->so, c, optarg))) {
+        if ((handled = cli_opts_parse(&a->so, c, optarg))) {
             if (handled == 2) return MU_EXIT_USAGE;
             continue;
         }
@@ -135,7 +135,7 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
             break;
         case O_MERGE: a->merge = optarg; break;
         case O_DRY: a->dry = 1; break;
-        default: return mu_err(MU_EXIT_USAGE, "sweep: bad option '%s' (marconi sweep --help)", argv[optind - 1]);
+        default: return cli_bad_option("sweep", argv);
         }
     }
     if (optind != argc) return mu_err(MU_EXIT_USAGE, "sweep: unexpected '%s' (marconi sweep --help)", argv[optind]);
@@ -148,7 +148,7 @@ static int plan(sweep *s, const sweep_args *a) {
     if (!s->ntr) return mu_err(MU_EXIT_USAGE, "--trace: required (a file or a generator spec such as lmsys:sps=0.5)");
     if (!a->axis[SW_AXIS_CAPACITY]) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 1e9,3e9)");
     sim_default_cfg(&s->base, "marconi", 1e9);
-    if (sim_opts_apply(&a->so, &s->base)) return MU_EXIT_USAGE;
+    if (cli_opts_apply(&a->so, &s->base)) return MU_EXIT_USAGE;
     s->composition = a->so.composition;
     int rc;
     if ((rc = sw_axes_parse(&s->ax, a->axis)) || (rc = sw_models_load(s)) || (rc = sw_capacity_check(s)))

@@ -7,7 +7,7 @@
 
 #include "base/util.h"
 
-enum { SO_TIMING = SIM_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
+enum { SO_TIMING = CLI_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
        SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP };
 
 static const struct option shared[] = {
@@ -20,7 +20,7 @@ static const struct option shared[] = {
     {"quirks", required_argument, 0, SO_QUIRKS},  {"composition", no_argument, 0, SO_COMP},
     {0, 0, 0, 0}};
 
-void sim_opts_init(sim_opts *o) {
+void cli_opts_init(cli_opts *o) {
     memset(o, 0, sizeof *o);
     o->timing = -1;
     o->ttft = "h100";
@@ -33,7 +33,7 @@ void sim_opts_init(sim_opts *o) {
     o->score = 500;
 }
 
-int sim_opts_table(const struct option *own, struct option *all, size_t cap) {
+int cli_opts_table(const struct option *own, struct option *all, size_t cap) {
     size_t n = 0;
     for (const struct option *p = own; p->name; p++) {
         if (n + 1 >= cap) return -1;
@@ -47,7 +47,7 @@ int sim_opts_table(const struct option *own, struct option *all, size_t cap) {
     return 0;
 }
 
-int sim_opts_parse(sim_opts *o, int c, const char *arg) {
+int cli_opts_parse(cli_opts *o, int c, const char *arg) {
     switch (c) {
     case SO_TIMING:
         if (!strcmp(arg, "des")) o->timing = SIM_DES;
@@ -90,11 +90,11 @@ int sim_opts_parse(sim_opts *o, int c, const char *arg) {
     return 0;
 }
 
-int sim_opts_compat(const sim_opts *o) { return o->quirks == CQ_REFERENCE; }
+int cli_opts_compat(const cli_opts *o) { return o->quirks == CQ_REFERENCE; }
 
-int sim_opts_apply(const sim_opts *o, sim_cfg *cfg) {
+int cli_opts_apply(const cli_opts *o, sim_cfg *cfg) {
     cfg->cache.quirks = o->quirks;
-    cfg->timing = o->timing >= 0 ? o->timing : sim_opts_compat(o) ? SIM_LOGICAL : SIM_DES;
+    cfg->timing = o->timing >= 0 ? o->timing : cli_opts_compat(o) ? SIM_LOGICAL : SIM_DES;
     cfg->tpot = o->tpot_ms / 1e3;
     cfg->chunk = (uint32_t)o->chunk;
     cfg->vanilla = o->vanilla;

@@ -9,7 +9,7 @@
 
 #include "sim/sim.h"
 
-typedef struct sim_opts {
+typedef struct cli_opts {
     int timing;          /* SIM_DES, SIM_LOGICAL, or -1: des unless the reference's quirks are on */
     const char *ttft;    /* --ttft-model */
     double mfu;          /* --mfu, or -1: the model's own */
@@ -23,23 +23,23 @@ typedef struct sim_opts {
     long long score;     /* --score-last */
     unsigned quirks;     /* --compat / --quirks: CQ_ bits */
     int composition;     /* --composition */
-} sim_opts;
+} cli_opts;
 
 /* getopt_long ids of the shared options start here: a command's own ids
  * must stay below. */
-#define SIM_OPT_FIRST 1000
+#define CLI_OPT_FIRST 1000
 
-void sim_opts_init(sim_opts *o);
+void cli_opts_init(cli_opts *o);
 /* Copy a command's own options, then the shared ones, into all (cap
  * entries, {0}-terminated).  Returns 0, or -1 when cap is too small. */
-int sim_opts_table(const struct option *own, struct option *all, size_t cap);
+int cli_opts_table(const struct option *own, struct option *all, size_t cap);
 /* Handle getopt_long's c with its argument: 1 it was a shared option, 0 it
  * was not, 2 a bad value ("marconi: --NAME: ..." printed: exit 2). */
-int sim_opts_parse(sim_opts *o, int c, const char *arg);
+int cli_opts_parse(cli_opts *o, int c, const char *arg);
 /* Fill cfg's timing, prefill model, tuner, quirks, buckets and baseline
  * from o.  Returns 0, or 2 with a message printed. */
-int sim_opts_apply(const sim_opts *o, sim_cfg *cfg);
+int cli_opts_apply(const cli_opts *o, sim_cfg *cfg);
 /* Is the whole reference compatibility on? */
-int sim_opts_compat(const sim_opts *o);
+int cli_opts_compat(const cli_opts *o);
 
 #endif

@@ -12,8 +12,8 @@
 #include "base/util.h"
 #include "traces/tr.h"
 
-static void put(rp_row *r, const char *name, char *val, int raw) {
-    if (!val || r->n == RP_FIELDS_MAX) {
+static void put(cli_row *r, const char *name, char *val, int raw) {
+    if (!val || r->n == CLI_ROW_FIELDS_MAX) {
         free(val);
         r->oom = 1;
         return;
@@ -34,9 +34,9 @@ static char *dupf(const char *fmt, ...) {
     return s;
 }
 
-void rp_str(rp_row *r, const char *name, const char *s) {
+void cli_row_str(cli_row *r, const char *name, const char *s) {
     if (!s) {
-        rp_null(r, name);
+        cli_row_null(r, name);
         return;
     }
     mu_buf b = {0};
@@ -63,38 +63,38 @@ void rp_str(rp_row *r, const char *name, const char *s) {
     put(r, name, b.p, 0);
 }
 
-void rp_num(rp_row *r, const char *name, double v) {
+void cli_row_num(cli_row *r, const char *name, double v) {
     char b[48];
     if (!isfinite(v)) { /* JSON has no infinities */
-        rp_null(r, name);
+        cli_row_null(r, name);
         return;
     }
     put(r, name, strdup(mu_fmt_double(v, b)), 0);
 }
 
-void rp_int(rp_row *r, const char *name, int64_t v) { put(r, name, dupf("%" PRId64, v), 0); }
-void rp_uint(rp_row *r, const char *name, uint64_t v) { put(r, name, dupf("%" PRIu64, v), 0); }
+void cli_row_int(cli_row *r, const char *name, int64_t v) { put(r, name, dupf("%" PRId64, v), 0); }
+void cli_row_uint(cli_row *r, const char *name, uint64_t v) { put(r, name, dupf("%" PRIu64, v), 0); }
 
-void rp_i128(rp_row *r, const char *name, fl_i128 v) {
+void cli_row_i128(cli_row *r, const char *name, fl_i128 v) {
     char b[48];
     put(r, name, strdup(fl_i128_str(v, b)), 0);
 }
 
-void rp_null(rp_row *r, const char *name) { put(r, name, strdup("null"), 0); }
+void cli_row_null(cli_row *r, const char *name) { put(r, name, strdup("null"), 0); }
 
-void rp_numtext(rp_row *r, const char *name, const char *text) {
+void cli_row_numtext(cli_row *r, const char *name, const char *text) {
     double v;
     if (mu_parse_double(text, &v) == 0 && isfinite(v)) put(r, name, strdup(text), 0);
-    else rp_str(r, name, text);
+    else cli_row_str(r, name, text);
 }
-void rp_raw(rp_row *r, const char *name, const char *json) { put(r, name, strdup(json), 1); }
+void cli_row_raw(cli_row *r, const char *name, const char *json) { put(r, name, strdup(json), 1); }
 
-void rp_free(rp_row *r) {
+void cli_row_free(cli_row *r) {
     for (int i = 0; i < r->n; i++) free(r->val[i]);
     r->n = 0;
 }
 
-char *rp_json(const rp_row *r) {
+char *cli_row_json(const cli_row *r) {
     mu_buf b = {0};
     int bad = mu_buf_put(&b, "{", 1);
     for (int i = 0; i < r->n && !bad; i++) {
@@ -110,7 +110,7 @@ char *rp_json(const rp_row *r) {
     return b.p;
 }
 
-char *rp_csv_header(const rp_row *r) {
+char *cli_row_csv_header(const cli_row *r) {
     mu_buf b = {0};
     int bad = 0, first = 1;
     for (int i = 0; i < r->n && !bad; i++) {
@@ -153,7 +153,7 @@ static int csv_cell(mu_buf *b, const char *v) {
     return rc;
 }
 
-char *rp_csv(const rp_row *r) {
+char *cli_row_csv(const cli_row *r) {
     mu_buf b = {0};
     int bad = mu_buf_put(&b, "", 0), first = 1;
     for (int i = 0; i < r->n && !bad; i++) {
@@ -170,7 +170,7 @@ char *rp_csv(const rp_row *r) {
     return b.p;
 }
 
-static void dist(rp_row *row, const char *prefix, const sim_dist *d, int have) {
+static void dist(cli_row *row, const char *prefix, const sim_dist *d, int have) {
     static const char *names[][6] = {
         {"ttft_mean", "ttft_p5", "ttft_p50", "ttft_p95", "ttft_p99", "ttft_max"},
         {"vanilla_ttft_mean", "vanilla_ttft_p5", "vanilla_ttft_p50", "vanilla_ttft_p95", "vanilla_ttft_p99",
@@ -186,8 +186,8 @@ static void dist(rp_row *row, const char *prefix, const sim_dist *d, int have) {
     while (k < 5 && strcmp(prefix, prefixes[k])) k++;
     double v[6] = {d->mean, d->p5, d->p50, d->p95, d->p99, d->max};
     for (int i = 0; i < 6; i++) {
-        if (have) rp_num(row, names[k][i], v[i]);
-        else rp_null(row, names[k][i]);
+        if (have) cli_row_num(row, names[k][i], v[i]);
+        else cli_row_null(row, names[k][i]);
     }
 }
 
@@ -200,94 +200,94 @@ static int arr_put(mu_buf *b, size_t i, const char *item) {
     return (i == 0 ? mu_buf_put(b, "[", 1) : mu_buf_put(b, ", ", 2)) || mu_buf_put(b, item, strlen(item));
 }
 
-static void arr_finish(rp_row *row, const char *name, mu_buf *b, size_t n, int bad) {
+static void arr_finish(cli_row *row, const char *name, mu_buf *b, size_t n, int bad) {
     if (n == 0) b->len = 0;
     if (bad || (n == 0 && mu_buf_put(b, "[", 1)) || mu_buf_put(b, "]", 1)) row->oom = 1;
-    else rp_raw(row, name, b->p);
+    else cli_row_raw(row, name, b->p);
 }
 
-void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_result *r) {
+void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_result *r) {
     const cache_cfg *cc = &cfg->cache;
     int flop = cc->ev == &evict_flop, des = r->timing == SIM_DES;
-    rp_str(row, "trace", trace);
-    rp_str(row, "system", cfg->system);
-    rp_str(row, "admission", cc->adm->name);
-    rp_str(row, "eviction", cc->ev->name);
-    rp_str(row, "model", cc->model.name);
-    rp_int(row, "n_attn", cc->model.n_attn);
-    rp_int(row, "n_ssm", cc->model.n_ssm);
-    rp_int(row, "n_mlp", cc->model.n_mlp);
-    rp_int(row, "d", cc->model.d);
-    rp_int(row, "n", cc->model.n);
-    rp_str(row, "compat", cc->quirks == CQ_REFERENCE ? "reference" : cc->quirks ? "partial" : "none");
-    rp_uint(row, "quirks", cc->quirks);
-    rp_num(row, "capacity", cc->capacity);
-    if (flop) rp_num(row, "alpha", cc->alpha);
-    else rp_null(row, "alpha");
-    rp_int(row, "bootstrap_multiplier", cfg->tuner.multiplier);
-    rp_uint(row, "block_size", cc->block_size);
-    rp_str(row, "timing", des ? "des" : "logical");
-    rp_str(row, "ttft_model", des ? cfg->ttft.name : NULL);
-    if (des) rp_num(row, "tpot", cfg->tpot);
-    else rp_null(row, "tpot");
-    rp_uint(row, "chunk", cfg->chunk);
-    rp_uint(row, "requests", r->st.requests);
-    rp_num(row, "request_hit_rate", r->request_hit_rate);
-    rp_num(row, "token_hit_rate", r->token_hit_rate);
-    rp_i128(row, "flops_saved", r->flops_saved);
-    rp_i128(row, "flops_saved_attn", r->st.saved.attn);
-    rp_i128(row, "flops_saved_mlp", r->st.saved.mlp);
-    rp_i128(row, "flops_saved_ssm", r->st.saved.ssm);
-    if (flop) rp_num(row, "final_alpha", r->final_alpha);
-    else rp_null(row, "final_alpha");
-    rp_int(row, "tunings", r->tunings);
-    if (r->window >= 0) rp_int(row, "tuner_window", r->window);
-    else rp_null(row, "tuner_window");
-    rp_uint(row, "input_tokens", r->st.input_tokens);
-    rp_uint(row, "hit_tokens", r->st.hit_tokens);
-    rp_uint(row, "evict_calls", r->st.evict_calls);
-    rp_uint(row, "evicted_leaves", r->st.evicted_leaves);
-    rp_uint(row, "evicted_intermediate", r->st.evicted_inner);
-    rp_uint(row, "evicted_bytes", r->st.evicted_bytes);
-    rp_uint(row, "oversize_requests", r->st.oversize);
-    rp_uint(row, "blocked_requests", r->st.blocked);
-    rp_uint(row, "states_admitted", r->st.states_admitted);
-    rp_uint(row, "cached_kv_tokens", r->kv_tokens);
-    rp_uint(row, "cached_ssm_states", r->ssm_states);
-    rp_uint(row, "nodes", r->nodes);
-    rp_int(row, "cache_bytes", r->bytes);
-    rp_uint(row, "max_cache_bytes", r->st.max_bytes);
-    rp_uint(row, "reuse_ssm_states", r->reuse.states);
-    rp_uint(row, "reuse_ssm_states_hit", r->reuse.states_hit);
-    rp_num(row, "reuse_ssm_share", ratio(r->reuse.states_hit, r->reuse.states));
-    rp_uint(row, "reuse_kv_tokens", r->reuse.tokens);
-    rp_uint(row, "reuse_kv_tokens_read", r->reuse.tokens_read);
-    rp_num(row, "reuse_kv_share", ratio(r->reuse.tokens_read, r->reuse.tokens));
-    rp_uint(row, "reuse_nodes", r->reuse.nodes);
-    rp_uint(row, "reuse_nodes_read", r->reuse.nodes_read);
+    cli_row_str(row, "trace", trace);
+    cli_row_str(row, "system", cfg->system);
+    cli_row_str(row, "admission", cc->adm->name);
+    cli_row_str(row, "eviction", cc->ev->name);
+    cli_row_str(row, "model", cc->model.name);
+    cli_row_int(row, "n_attn", cc->model.n_attn);
+    cli_row_int(row, "n_ssm", cc->model.n_ssm);
+    cli_row_int(row, "n_mlp", cc->model.n_mlp);
+    cli_row_int(row, "d", cc->model.d);
+    cli_row_int(row, "n", cc->model.n);
+    cli_row_str(row, "compat", cc->quirks == CQ_REFERENCE ? "reference" : cc->quirks ? "partial" : "none");
+    cli_row_uint(row, "quirks", cc->quirks);
+    cli_row_num(row, "capacity", cc->capacity);
+    if (flop) cli_row_num(row, "alpha", cc->alpha);
+    else cli_row_null(row, "alpha");
+    cli_row_int(row, "bootstrap_multiplier", cfg->tuner.multiplier);
+    cli_row_uint(row, "block_size", cc->block_size);
+    cli_row_str(row, "timing", des ? "des" : "logical");
+    cli_row_str(row, "ttft_model", des ? cfg->ttft.name : NULL);
+    if (des) cli_row_num(row, "tpot", cfg->tpot);
+    else cli_row_null(row, "tpot");
+    cli_row_uint(row, "chunk", cfg->chunk);
+    cli_row_uint(row, "requests", r->st.requests);
+    cli_row_num(row, "request_hit_rate", r->request_hit_rate);
+    cli_row_num(row, "token_hit_rate", r->token_hit_rate);
+    cli_row_i128(row, "flops_saved", r->flops_saved);
+    cli_row_i128(row, "flops_saved_attn", r->st.saved.attn);
+    cli_row_i128(row, "flops_saved_mlp", r->st.saved.mlp);
+    cli_row_i128(row, "flops_saved_ssm", r->st.saved.ssm);
+    if (flop) cli_row_num(row, "final_alpha", r->final_alpha);
+    else cli_row_null(row, "final_alpha");
+    cli_row_int(row, "tunings", r->tunings);
+    if (r->window >= 0) cli_row_int(row, "tuner_window", r->window);
+    else cli_row_null(row, "tuner_window");
+    cli_row_uint(row, "input_tokens", r->st.input_tokens);
+    cli_row_uint(row, "hit_tokens", r->st.hit_tokens);
+    cli_row_uint(row, "evict_calls", r->st.evict_calls);
+    cli_row_uint(row, "evicted_leaves", r->st.evicted_leaves);
+    cli_row_uint(row, "evicted_intermediate", r->st.evicted_inner);
+    cli_row_uint(row, "evicted_bytes", r->st.evicted_bytes);
+    cli_row_uint(row, "oversize_requests", r->st.oversize);
+    cli_row_uint(row, "blocked_requests", r->st.blocked);
+    cli_row_uint(row, "states_admitted", r->st.states_admitted);
+    cli_row_uint(row, "cached_kv_tokens", r->kv_tokens);
+    cli_row_uint(row, "cached_ssm_states", r->ssm_states);
+    cli_row_uint(row, "nodes", r->nodes);
+    cli_row_int(row, "cache_bytes", r->bytes);
+    cli_row_uint(row, "max_cache_bytes", r->st.max_bytes);
+    cli_row_uint(row, "reuse_ssm_states", r->reuse.states);
+    cli_row_uint(row, "reuse_ssm_states_hit", r->reuse.states_hit);
+    cli_row_num(row, "reuse_ssm_share", ratio(r->reuse.states_hit, r->reuse.states));
+    cli_row_uint(row, "reuse_kv_tokens", r->reuse.tokens);
+    cli_row_uint(row, "reuse_kv_tokens_read", r->reuse.tokens_read);
+    cli_row_num(row, "reuse_kv_share", ratio(r->reuse.tokens_read, r->reuse.tokens));
+    cli_row_uint(row, "reuse_nodes", r->reuse.nodes);
+    cli_row_uint(row, "reuse_nodes_read", r->reuse.nodes_read);
     dist(row, "ttft", &r->ttft, des);
     dist(row, "vanilla", &r->ttft_vanilla, des && cfg->vanilla);
     if (des && cfg->vanilla) {
-        rp_num(row, "ttft_p50_reduction", r->ttft_vanilla.p50 > 0 ? 1 - r->ttft.p50 / r->ttft_vanilla.p50 : 0);
-        rp_num(row, "ttft_p95_reduction", r->ttft_vanilla.p95 > 0 ? 1 - r->ttft.p95 / r->ttft_vanilla.p95 : 0);
+        cli_row_num(row, "ttft_p50_reduction", r->ttft_vanilla.p50 > 0 ? 1 - r->ttft.p50 / r->ttft_vanilla.p50 : 0);
+        cli_row_num(row, "ttft_p95_reduction", r->ttft_vanilla.p95 > 0 ? 1 - r->ttft.p95 / r->ttft_vanilla.p95 : 0);
     } else {
-        rp_null(row, "ttft_p50_reduction");
-        rp_null(row, "ttft_p95_reduction");
+        cli_row_null(row, "ttft_p50_reduction");
+        cli_row_null(row, "ttft_p95_reduction");
     }
     dist(row, "prefill", &r->prefill, des);
     dist(row, "vanilla_prefill", &r->prefill_vanilla, des && cfg->vanilla);
     if (des && cfg->vanilla)
-        rp_num(row, "prefill_p95_reduction",
+        cli_row_num(row, "prefill_p95_reduction",
                r->prefill_vanilla.p95 > 0 ? 1 - r->prefill.p95 / r->prefill_vanilla.p95 : 0);
-    else rp_null(row, "prefill_p95_reduction");
+    else cli_row_null(row, "prefill_p95_reduction");
     dist(row, "queue", &r->queue, des);
     dist(row, "wait", &r->session_wait, des);
     if (des) {
-        rp_uint(row, "held_turns", r->held_turns);
-        rp_num(row, "makespan", r->makespan);
+        cli_row_uint(row, "held_turns", r->held_turns);
+        cli_row_num(row, "makespan", r->makespan);
     } else {
-        rp_null(row, "held_turns");
-        rp_null(row, "makespan");
+        cli_row_null(row, "held_turns");
+        cli_row_null(row, "makespan");
     }
     /* JSON only: the tuner's history and scores, the length buckets */
     mu_buf b = {0};
@@ -331,7 +331,7 @@ void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_re
     free(b.p);
 }
 
-void sim_report_composition(rp_row *row, const sim_result *r) {
+void cli_report_composition(cli_row *row, const sim_result *r) {
     mu_buf b = {0};
     int bad = 0;
     for (size_t i = 0; i < r->nsamples && !bad; i++) {
@@ -343,7 +343,7 @@ void sim_report_composition(rp_row *row, const sim_result *r) {
     }
     arr_finish(row, "composition", &b, r->nsamples, bad);
     free(b.p);
-    rp_raw(row, "composition_columns",
+    cli_row_raw(row, "composition_columns",
            r->timing == SIM_DES ? "[\"seconds\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]"
                                 : "[\"request\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]");
 }

@@ -12,37 +12,37 @@
 
 #include "sim/sim.h"
 
-#define RP_FIELDS_MAX 160
+#define CLI_ROW_FIELDS_MAX 160
 
-typedef struct rp_row {
-    const char *name[RP_FIELDS_MAX]; /* field names (static strings) */
-    char *val[RP_FIELDS_MAX];        /* JSON literals (owned) */
-    int raw[RP_FIELDS_MAX];          /* 1: JSON only (not a CSV column) */
+typedef struct cli_row {
+    const char *name[CLI_ROW_FIELDS_MAX]; /* field names (static strings) */
+    char *val[CLI_ROW_FIELDS_MAX];        /* JSON literals (owned) */
+    int raw[CLI_ROW_FIELDS_MAX];          /* 1: JSON only (not a CSV column) */
     int n;                           /* fields */
     int oom;                         /* an allocation failed */
-} rp_row;
+} cli_row;
 
-void rp_str(rp_row *r, const char *name, const char *s); /* NULL: null */
-void rp_num(rp_row *r, const char *name, double v);      /* shortest round-trip */
-void rp_int(rp_row *r, const char *name, int64_t v);
-void rp_uint(rp_row *r, const char *name, uint64_t v);
-void rp_i128(rp_row *r, const char *name, fl_i128 v);
-void rp_null(rp_row *r, const char *name);
+void cli_row_str(cli_row *r, const char *name, const char *s); /* NULL: null */
+void cli_row_num(cli_row *r, const char *name, double v);      /* shortest round-trip */
+void cli_row_int(cli_row *r, const char *name, int64_t v);
+void cli_row_uint(cli_row *r, const char *name, uint64_t v);
+void cli_row_i128(cli_row *r, const char *name, fl_i128 v);
+void cli_row_null(cli_row *r, const char *name);
 /* A number given as text ("0.25"); a string if it does not read as one. */
-void rp_numtext(rp_row *r, const char *name, const char *text);
-void rp_raw(rp_row *r, const char *name, const char *json); /* copied */
-void rp_free(rp_row *r);
+void cli_row_numtext(cli_row *r, const char *name, const char *text);
+void cli_row_raw(cli_row *r, const char *name, const char *json); /* copied */
+void cli_row_free(cli_row *r);
 
 /* The JSON object, one line with "\n". Returns malloc'd text or NULL. */
-char *rp_json(const rp_row *r);
+char *cli_row_json(const cli_row *r);
 /* The CSV header and row (no raw fields), with "\n". Malloc'd or NULL. */
-char *rp_csv_header(const rp_row *r);
-char *rp_csv(const rp_row *r);
+char *cli_row_csv_header(const cli_row *r);
+char *cli_row_csv(const cli_row *r);
 
 /* Every field of a run: configuration, counters, hit rates, FLOPs, tuner,
  * reuse, TTFT (DES), buckets and tuning scores (raw). */
-void sim_report(rp_row *row, const char *trace, const sim_cfg *cfg, const sim_result *res);
+void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_result *res);
 /* The composition samples as a raw JSON array. */
-void sim_report_composition(rp_row *row, const sim_result *res);
+void cli_report_composition(cli_row *row, const sim_result *res);
 
 #endif

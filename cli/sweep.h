@@ -51,7 +51,7 @@ typedef enum sw_kind {
 typedef struct sw_file {
     const char *name;   /* DIR/NAME[SUFFIX].EXT */
     const char *ext;    /* "csv" or "jsonl" */
-    const char *header; /* its fixed first line; NULL: none, or runs.csv's, which sim_report decides */
+    const char *header; /* its fixed first line; NULL: none, or runs.csv's, which cli_report decides */
     int has_header;     /* 1: the first line names the columns (merge keeps one) */
     int per_run;        /* 1: exactly one line a run (a journal record is whole only with it) */
     char tag;           /* the letter its lines carry in the journal */

@@ -8,8 +8,8 @@
  * A run's rows:
  *
  *   runs.csv, runs.jsonl   its identity (grid index, how the trace was made,
- *                          the model as named) then all sim_report gives,
- *                          from one rp_row so the two never disagree
+ *                          the model as named) then all cli_report gives,
+ *                          from one cli_row so the two never disagree
  *   buckets.csv            the keys of the run, then a bucket's counts
  *   composition.csv        the keys of the run, then a sample
  */
@@ -46,34 +46,34 @@ int sw_run_vanilla(sweep *s, size_t k, char *err, size_t errlen) {
 
 /* ---- rows ---------------------------------------------------------------------------- */
 
-/* The run's identity columns, then everything sim_report gives. */
-static void run_fields(rp_row *row, const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res) {
+/* The run's identity columns, then everything cli_report gives. */
+static void run_fields(cli_row *row, const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res) {
     const sw_trace *t = &s->tr[r->trace];
     static const char *knobs[] = {"sessions", "sps", "art", "seed"};
-    rp_uint(row, "grid_index", r->idx);
-    rp_str(row, "kind", t->is_gen ? tr_gen_kind_name(t->gen.kind) : "file");
+    cli_row_uint(row, "grid_index", r->idx);
+    cli_row_str(row, "kind", t->is_gen ? tr_gen_kind_name(t->gen.kind) : "file");
     for (int k = 0; k < 4; k++) {
         char v[48];
         /* art (response time) is a knob of the SWE-bench generator only */
         int used = t->is_gen && !(k == 2 && t->gen.kind != TR_GEN_SWEBENCH);
-        if (used && tr_gen_get(&t->gen, knobs[k], v) == 0) rp_numtext(row, knobs[k], v);
-        else rp_null(row, knobs[k]);
+        if (used && tr_gen_get(&t->gen, knobs[k], v) == 0) cli_row_numtext(row, knobs[k], v);
+        else cli_row_null(row, knobs[k]);
     }
-    rp_str(row, "model_spec", s->mo[r->model].spec);
-    sim_report(row, t->label, cfg, res);
+    cli_row_str(row, "model_spec", s->mo[r->model].spec);
+    cli_report(row, t->label, cfg, res);
 }
 
 char *sw_csv_header(const sweep *s) {
     /* the columns are fixed by the code: take them from an empty run */
     sim_result *res = calloc(1, sizeof *res);
     if (!res) return NULL;
-    rp_row row = {0};
+    cli_row row = {0};
     sim_cfg cfg = s->base;
     cfg.system = s->runs[0].system;
     res->timing = s->base.timing;
     run_fields(&row, s, &s->runs[0], &cfg, res);
-    char *h = row.oom ? NULL : rp_csv_header(&row);
-    rp_free(&row);
+    char *h = row.oom ? NULL : cli_row_csv_header(&row);
+    cli_row_free(&row);
     free(res);
     return h;
 }
@@ -81,17 +81,17 @@ char *sw_csv_header(const sweep *s) {
 /* The columns that name a run in buckets.csv and composition.csv, as CSV
  * without its newline (more columns follow); malloc'd, or NULL. */
 static char *keys_csv(const sweep *s, const sw_run *r) {
-    rp_row row = {0};
-    rp_uint(&row, "grid_index", r->idx);
-    rp_str(&row, "trace", s->tr[r->trace].label);
-    rp_str(&row, "model", s->mo[r->model].spec);
-    rp_str(&row, "system", r->system);
-    rp_num(&row, "capacity", r->capacity);
-    rp_uint(&row, "block_size", r->block);
-    if (sim_find_system(r->system)->ev == &evict_flop) rp_num(&row, "alpha", r->alpha);
-    else rp_null(&row, "alpha");
-    char *k = row.oom ? NULL : rp_csv(&row);
-    rp_free(&row);
+    cli_row row = {0};
+    cli_row_uint(&row, "grid_index", r->idx);
+    cli_row_str(&row, "trace", s->tr[r->trace].label);
+    cli_row_str(&row, "model", s->mo[r->model].spec);
+    cli_row_str(&row, "system", r->system);
+    cli_row_num(&row, "capacity", r->capacity);
+    cli_row_uint(&row, "block_size", r->block);
+    if (sim_find_system(r->system)->ev == &evict_flop) cli_row_num(&row, "alpha", r->alpha);
+    else cli_row_null(&row, "alpha");
+    char *k = row.oom ? NULL : cli_row_csv(&row);
+    cli_row_free(&row);
     if (k) k[strlen(k) - 1] = '\0';
     return k;
 }
@@ -163,14 +163,14 @@ static void run_cfg(const sweep *s, const sw_run *r, sim_cfg *cfg) {
 
 /* Every file's text of a finished run.  Returns 0, or -1 (out of memory). */
 static int rows_of(const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res, sw_out *o) {
-    rp_row row = {0};
+    cli_row row = {0};
     run_fields(&row, s, r, cfg, res);
-    if (s->composition) sim_report_composition(&row, res);
+    if (s->composition) cli_report_composition(&row, res);
     if (!row.oom) {
-        o->text[SW_RUNS_CSV] = rp_csv(&row);
-        o->text[SW_RUNS_JSONL] = rp_json(&row);
+        o->text[SW_RUNS_CSV] = cli_row_csv(&row);
+        o->text[SW_RUNS_JSONL] = cli_row_json(&row);
     }
-    rp_free(&row);
+    cli_row_free(&row);
     char *keys = keys_csv(s, r);
     if (keys) {
         o->text[SW_BUCKETS_CSV] = bucket_rows(res, keys);
