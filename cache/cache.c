@@ -209,6 +209,7 @@ int cache_clone(cache *dst, const cache *src) {
     dst->hist = NULL;
     dst->vis = dst->full = NULL;
     dst->vis_cap = dst->full_cap = 0;
+    dst->cfg.store = rt_null_store(); /* as the tree's: a snapshot owns no slots */
     if (rt_clone(&dst->t, &src->t) != 0) goto oom;
     dst->t.on_change = on_change;
     dst->t.ctx = dst;

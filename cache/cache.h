@@ -194,8 +194,9 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen);
  * cache_cfg_check rejects, or out of memory). */
 int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen);
 void cache_free(cache *c);
-/* Deep copy (for the tuner's snapshots); only with a null store.
- * Returns 0, or -1 on out-of-memory. */
+/* Deep copy (the tuner's snapshots) onto a null store, whatever src's
+ * store is: the copy owns no slots, and replaying on it never touches
+ * src's (rt_clone).  Returns 0, or -1 on out-of-memory. */
 int cache_clone(cache *dst, const cache *src);
 
 /* A request arrives: match its input and count the hit.  Returns 0, or -1

@@ -219,7 +219,7 @@ int rt_clone(rt_tree *dst, const rt_tree *src) {
     memset(dst, 0, sizeof *dst);
     dst->layout = src->layout;
     dst->block = src->block;
-    dst->store = src->store;
+    dst->store = rt_null_store(); /* a copy owns no slots: see rt.h */
     dst->root = copy_node(dst, src->root);
     if (!dst->root) return -1;
     /* pre-order over src; each node's copy is appended to its parent's copy,
@@ -448,7 +448,7 @@ void rt_move_last(rt_tree *t, rt_node *n) {
 int rt_add_state(rt_tree *t, rt_node *n) {
     assert(n && n->parent); /* the root never holds a state (rt_check) */
     if (n->state != RT_NO_STATE) return 0;
-    int64_t s = t->store.ssm_alloc(t->store.ctx);
+    int32_t s = t->store.ssm_alloc(t->store.ctx);
     if (s < 0) return -1;
     n->state = s;
     t->states++;

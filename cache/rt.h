@@ -81,7 +81,7 @@ struct rt_node {
     uint64_t ts;          /* last access, in the cache's logical clock: set at creation, the
                              later of the two on a merge, then moved by the cache's refreshes
                              (the eviction policy's touch and touch_insert_path) */
-    int64_t state;        /* the store's SSM state slot, or RT_NO_STATE */
+    int32_t state;        /* the store's SSM state slot, or RT_NO_STATE */
     uint64_t id;          /* creation number, unique in the tree (deterministic tie-breaks) */
     uint32_t lock;        /* in-flight requests using this node: not evictable while > 0
                              (cache_lock; a split copies it to the new prefix node) */
@@ -123,9 +123,10 @@ int rt_init(rt_tree *t, int layout, uint32_t block, rt_store store);
 /* Free every node (returning their slots to the store).  t is left zeroed;
  * freeing a zeroed tree again does nothing. */
 void rt_free(rt_tree *t);
-/* Deep copy of src into dst (same ids, order, timestamps; slots are copied
- * as numbers, so only a null store may be shared by clones).  dst's
- * on_change is NULL.  Returns 0, or -1 on out-of-memory (dst freed, src's
+/* Deep copy of src into dst (same ids, order, timestamps) on a null store,
+ * whatever src's store: a copy owns no slots (its state numbers name
+ * nothing and it carries no KV slots), so evicting from it never frees
+ * src's.  dst's on_change is NULL.  Returns 0, or -1 on out-of-memory (dst freed, src's
  * slots untouched). */
 int rt_clone(rt_tree *dst, const rt_tree *src);
 

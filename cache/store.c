@@ -5,30 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t null_ssm_alloc(void *ctx) { return 0; }
-static void null_ssm_free(void *ctx, int64_t slot) {}
+static int32_t null_ssm_alloc(void *ctx) { return 0; }
+static void null_ssm_free(void *ctx, int32_t slot) {}
 
 rt_store rt_null_store(void) {
     rt_store s = {.ctx = NULL,
                   .ssm_alloc = null_ssm_alloc,
                   .ssm_free = null_ssm_free,
                   .kv_alloc = NULL, /* no per-token slots: nodes carry no kv array */
-                  .kv_free = NULL};
+                  .kv_free = NULL,
+                  .avail = NULL};
     return s;
 }
 
-static int64_t cnt_ssm_alloc(void *ctx) {
+static int32_t cnt_ssm_alloc(void *ctx) {
     rt_count_store *s = ctx;
     for (int64_t i = 0; i < s->ssm_cap; i++)
         if (!s->ssm_used[i]) {
             s->ssm_used[i] = 1;
             s->ssm_live++;
-            return i;
+            return (int32_t)i;
         }
     return -1;
 }
 
-static void cnt_ssm_free(void *ctx, int64_t slot) {
+static void cnt_ssm_free(void *ctx, int32_t slot) {
     rt_count_store *s = ctx;
     if (slot < 0 || slot >= s->ssm_cap || !s->ssm_used[slot]) {
         s->errors++;
@@ -63,8 +64,14 @@ static void cnt_kv_free(void *ctx, const int32_t *slots, uint32_t n) {
     }
 }
 
+static void cnt_avail(void *ctx, int64_t *ssm, int64_t *kv) {
+    rt_count_store *s = ctx;
+    *ssm = s->ssm_cap - s->ssm_live;
+    *kv = s->kv_cap - s->kv_live;
+}
+
 int rt_count_store_init(rt_count_store *s, int64_t ssm_cap, int64_t kv_cap) {
-    assert(ssm_cap >= 0 && kv_cap >= 0 && kv_cap <= INT32_MAX); /* KV slots are int32_t */
+    assert(ssm_cap >= 0 && ssm_cap <= INT32_MAX && kv_cap >= 0 && kv_cap <= INT32_MAX); /* slots are int32_t */
     memset(s, 0, sizeof *s);
     s->ssm_used = calloc((size_t)ssm_cap + 1, 1);
     s->kv_used = calloc((size_t)kv_cap + 1, 1);
@@ -88,6 +95,7 @@ rt_store rt_count_store_iface(rt_count_store *s) {
                    .ssm_alloc = cnt_ssm_alloc,
                    .ssm_free = cnt_ssm_free,
                    .kv_alloc = cnt_kv_alloc,
-                   .kv_free = cnt_kv_free};
+                   .kv_free = cnt_kv_free,
+                   .avail = cnt_avail};
     return st;
 }

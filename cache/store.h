@@ -23,19 +23,26 @@
  * both set or both NULL. */
 typedef struct rt_store {
     void *ctx; /* the store's own data, passed to every call */
-    /* An SSM state slot (>= 0), or -1 when none is free. */
-    int64_t (*ssm_alloc)(void *ctx);
+    /* An SSM state slot (>= 0), or -1 when none is free.  Slots are int32_t
+     * here as in the executor's pools (gpu_backend/gpu.h). */
+    int32_t (*ssm_alloc)(void *ctx);
     /* Give back a slot ssm_alloc returned (once). */
-    void (*ssm_free)(void *ctx, int64_t slot);
+    void (*ssm_free)(void *ctx, int32_t slot);
     /* KV slots for n tokens into out[0..n); 0, or -1 when not enough are
      * free (then nothing is allocated: all or none).  NULL: the store keeps
      * no per-token slots and nodes carry none. */
     int (*kv_alloc)(void *ctx, uint32_t n, int32_t *out);
     /* Give back n slots kv_alloc returned (each once). */
     void (*kv_free)(void *ctx, const int32_t *slots, uint32_t n);
+    /* Slots free now: *ssm state slots, *kv KV slots.  NULL: unlimited (the
+     * null store).  A cache asks before an insert and evicts until the
+     * store can hand out what the insert needs, so a store that runs out
+     * means eviction, not failure (cache.h). */
+    void (*avail)(void *ctx, int64_t *ssm, int64_t *kv);
 } rt_store;
 
-/* The null store: every SSM alloc succeeds (slot 0), no KV slots. */
+/* The null store: every SSM alloc succeeds (slot 0), no KV slots, no
+ * limit.  Snapshots (cache_clone, rt_clone) always live on one. */
 rt_store rt_null_store(void);
 
 /* A counting store for tests: hands out numbered slots up to the given
