@@ -193,6 +193,7 @@ void cache_free(cache *c) {
     free(c->hist);
     free(c->vis);
     free(c->full);
+    cache_plan_free(&c->plan);
     memset(c, 0, sizeof *c);
 }
 
@@ -209,6 +210,7 @@ int cache_clone(cache *dst, const cache *src) {
     dst->hist = NULL;
     dst->vis = dst->full = NULL;
     dst->vis_cap = dst->full_cap = 0;
+    memset(&dst->plan, 0, sizeof dst->plan);
     dst->cfg.store = rt_null_store(); /* as the tree's: a snapshot owns no slots */
     if (rt_clone(&dst->t, &src->t) != 0) goto oom;
     dst->t.on_change = on_change;

@@ -163,6 +163,37 @@ typedef struct cache_hit {
     uint32_t common;      /* longest prefix shared with the tree, reusable or not */
 } cache_hit;
 
+/* A state an insert writes: the SSM (+ conv) state after the first pos
+ * tokens of the sequence, into slot. */
+typedef struct cache_ckpt {
+    uint32_t pos;  /* in (0, n]: the state after this many tokens */
+    int32_t slot;  /* the store's state slot */
+    int fresh;     /* 1: a new slot the plan reserved; 0: an existing node's
+                      slot whose state moves to pos (a filled partial block) */
+} cache_ckpt;
+
+/* The first half of a two-phase insert (cache_insert_plan), handed to the second
+ * (cache_insert_commit) once the caller has written the states and KV the plan
+ * names: a live replay prefills into exactly these slots in between.  The
+ * plan pins what it needs; nothing may change the cache in between.  Zero
+ * it before first use; it may be reused (arrays grow); cache_plan_free. */
+typedef struct cache_plan {
+    int admitted;        /* 1: commit will insert; 0: blocked, nothing reserved */
+    uint32_t n;          /* tokens of the sequence (input + output) */
+    uint32_t kv_from;    /* positions [kv_from, n) get new KV slots; n: none */
+    int32_t *kv;         /* their slots, in position order (nkv of them) */
+    uint32_t nkv;        /* n - kv_from, or 0 with a store that keeps no KV slots */
+    cache_ckpt *ckpt;    /* the states the insert writes, by increasing position */
+    uint32_t nckpt;      /* entries in ckpt */
+    uint32_t nfresh;     /* of them, fresh (reserved) slots */
+    uint32_t kv_cap, ckpt_cap; /* allocated entries of kv and ckpt */
+    /* private to cache_insert.c */
+    rt_node *pin;        /* the path the insert extends, pinned, or NULL */
+    rt_node *keep;       /* the state the request resumes from, pinned, or NULL */
+    double need;         /* bytes the insert adds (the exact prediction) */
+    int64_t before;      /* cache bytes when the plan was made */
+} cache_plan;
+
 struct cache {
     cache_cfg cfg;            /* as given to cache_init */
     rt_tree t;                /* the tree */
@@ -182,6 +213,7 @@ struct cache {
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;
+    cache_plan plan;          /* cache_insert's plan, reused */
 };
 
 /* Is cfg one cache_init accepts: policies set, a valid model, a finite
@@ -210,6 +242,19 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit);
  * (cache_check passes, every slot the store gave is in the tree) but with
  * results void; the insert's own pin is released either way. */
 int cache_insert(cache *c, const int32_t *seq, uint32_t n);
+
+/* cache_insert in two phases.  cache_insert_plan: the clock ticks, the walk, the
+ * bytes needed, eviction until they fit and until the store can hand out
+ * the slots (a store that runs out evicts, it never fails), the slots
+ * reserved and named in *p by position.  keep (the node the request
+ * resumes from, or NULL) stays pinned with the extended path until the
+ * commit.  cache_insert_commit: the insert itself, through exactly the reserved
+ * slots.  cache_insert(c, seq, n) is cache_insert_plan(c, seq, n, NULL, ...) then
+ * cache_insert_commit.  Both return 0 (p->admitted says whether anything will be
+ * or was inserted), or -1 on out of memory (pins released). */
+int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, cache_plan *p);
+int cache_insert_commit(cache *c, const int32_t *seq, uint32_t n, cache_plan *p);
+void cache_plan_free(cache_plan *p);
 
 /* Bytes the cache holds now. */
 int64_t cache_bytes(const cache *c);

@@ -269,15 +269,16 @@ static void test_tree_store_runs_out(void **state) {
 }
 
 /* The cache on a store smaller than its byte capacity (a device pool that
- * fills before the budget does): inserts go on until one is refused a slot;
- * that insert fails (-1, c->oom), and the cache it leaves still checks,
- * holds exactly the slots it has out, and keeps no pin. */
+ * fills before the budget does): a full store means eviction, never a
+ * failed insert.  After every insert the cache checks, holds exactly the
+ * slots it has out, keeps no pin, and never holds more than the store has;
+ * the store, not the bytes, is what made it evict. */
 static void test_cache_store_runs_out(void **state) {
     const adm_policy *adms[] = {&adm_judicious, &adm_leaf, &adm_block};
     const int64_t caps[][2] = {{4, 100000}, {100000, 40}, {6, 30}}; /* SSM runs out, KV does, either */
     for (int a = 0; a < 3; a++)
         for (int k = 0; k < 3; k++)
-            for (uint64_t sd = 0; sd < 8; sd++) { /* 8 workloads: the refusal lands in different steps */
+            for (uint64_t sd = 0; sd < 8; sd++) { /* 8 workloads: the store fills in different steps */
                 rt_count_store cs;
                 assert_int_equal(rt_count_store_init(&cs, caps[k][0], caps[k][1]), 0);
                 cache_cfg cfg;
@@ -286,8 +287,7 @@ static void test_cache_store_runs_out(void **state) {
                 cache c;
                 assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
                 uint64_t seed = 1000 * sd + (uint64_t)(a * 3 + k);
-                int failed = 0;
-                for (int r = 0; r < 200 && !failed; r++) {
+                for (int r = 0; r < 200; r++) {
                     int32_t seq[16];
                     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
                     uint32_t n = 2 + (uint32_t)(seed >> 61);
@@ -296,23 +296,127 @@ static void test_cache_store_runs_out(void **state) {
                         seq[i] = (int32_t)((seed >> 40) % 3);
                     }
                     assert_int_equal(cache_lookup(&c, seq, n / 2 + 1, NULL), 0);
-                    failed = cache_insert(&c, seq, n) != 0;
-                    if (failed) assert_true(c.oom);
+                    assert_int_equal(cache_insert(&c, seq, n), 0);
+                    assert_false(c.oom);
                     CHECK(&c);
                     assert_int_equal(cs.ssm_live, (int64_t)c.t.states);
                     assert_int_equal(cs.kv_live, (int64_t)c.t.kv_tokens);
+                    assert_true(cs.ssm_live <= cs.ssm_cap && cs.kv_live <= cs.kv_cap);
                     assert_int_equal(cs.errors, 0);
-                    assert_int_equal(c.pins, 0); /* the failed insert let go of its path */
+                    assert_int_equal(c.pins, 0);
                 }
-                if (!failed)
-                    fail_msg("%s, %lld SSM / %lld KV slots, workload %d: the store never ran out", adms[a]->name,
+                if (c.st.evict_calls == 0)
+                    fail_msg("%s, %lld SSM / %lld KV slots, workload %d: the store never filled", adms[a]->name,
                              (long long)caps[k][0], (long long)caps[k][1], (int)sd);
+                assert_true(c.st.inserts - c.st.blocked > 100); /* most inserts still landed */
                 cache_free(&c);
                 assert_int_equal(cs.ssm_live, 0);
                 assert_int_equal(cs.kv_live, 0);
                 assert_int_equal(cs.errors, 0);
                 rt_count_store_free(&cs);
             }
+}
+
+/* A two-phase insert names, before it changes the tree, the slots the
+ * commit then hands to the tree: every new position's KV slot and every
+ * checkpoint's state slot, at the positions the tree ends up holding. */
+static void test_plan_names_the_slots(void **state) {
+    const adm_policy *adms[] = {&adm_judicious, &adm_leaf, &adm_block};
+    for (int a = 0; a < 3; a++) {
+        rt_count_store cs;
+        assert_int_equal(rt_count_store_init(&cs, 64, 4000), 0);
+        cache_cfg cfg;
+        tiny_cfg(&cfg, adms[a], &evict_lru, 1e12);
+        cfg.block_size = 4;
+        cfg.store = rt_count_store_iface(&cs);
+        cache c;
+        assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
+        cache_plan p = {0};
+        uint64_t seed = 77 + (uint64_t)a;
+        for (int r = 0; r < 300; r++) {
+            int32_t seq[24];
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint32_t n = 2 + (uint32_t)((seed >> 40) % 22);
+            for (uint32_t i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005ULL + 1;
+                seq[i] = (int32_t)((seed >> 40) % 3);
+            }
+            cache_hit h;
+            assert_int_equal(cache_lookup(&c, seq, n / 2 + 1, &h), 0);
+            assert_int_equal(cache_insert_plan(&c, seq, n, h.node, &p), 0);
+            assert_true(p.admitted);
+            int32_t kv[24];
+            uint32_t nkv = p.nkv, from = p.kv_from;
+            assert_int_equal(nkv, n - from);
+            memcpy(kv, p.kv, nkv * sizeof *kv);
+            cache_ckpt ck[24];
+            uint32_t nck = p.nckpt;
+            memcpy(ck, p.ckpt, nck * sizeof *ck);
+            for (uint32_t i = 1; i < nck; i++) assert_true(ck[i - 1].pos < ck[i].pos);
+            if (h.node) assert_true(h.node->lock > 0); /* the resumed state stays put */
+            assert_int_equal(cache_insert_commit(&c, seq, n, &p), 0);
+            CHECK(&c);
+            assert_int_equal(c.pins, 0);
+            assert_int_equal(cs.kv_live, (int64_t)c.t.kv_tokens);
+            assert_int_equal(cs.ssm_live, (int64_t)c.t.states);
+            for (uint32_t i = 0; i < nck; i++) assert_true(ck[i].pos > 0 && ck[i].pos <= n);
+            if (nck) assert_int_equal(ck[nck - 1].pos, n);
+            if (c.t.layout != RT_RADIX) continue; /* duplicate blocks: the path is not unique */
+            /* the path of seq in the tree: each position's KV slot, each
+             * node end's state slot */
+            int32_t at_kv[24], at_state[25];
+            for (uint32_t i = 0; i <= n; i++) at_state[i] = RT_NO_STATE;
+            rt_node *node = c.t.root;
+            uint32_t pos = 0;
+            while (pos < n) {
+                rt_node *next = NULL;
+                for (rt_node *ch = node->first; ch; ch = ch->next)
+                    if (ch->len <= n - pos && !memcmp(ch->tok, seq + pos, ch->len * sizeof *seq) &&
+                        (!next || ch->len > next->len))
+                        next = ch;
+                assert_non_null(next);
+                for (uint32_t i = 0; i < next->len; i++) at_kv[pos + i] = next->kv[i];
+                pos += next->len;
+                at_state[pos] = next->state;
+                node = next;
+            }
+            for (uint32_t i = from; i < n; i++) assert_int_equal(at_kv[i], kv[i - from]);
+            for (uint32_t i = 0; i < nck; i++) assert_int_equal(at_state[ck[i].pos], ck[i].slot);
+            assert_true(at_state[n] != RT_NO_STATE); /* the last token's state is always held */
+        }
+        cache_plan_free(&p);
+        cache_free(&c);
+        assert_int_equal(cs.ssm_live, 0);
+        assert_int_equal(cs.kv_live, 0);
+        assert_int_equal(cs.errors, 0);
+        rt_count_store_free(&cs);
+    }
+}
+
+/* A snapshot lives on a null store: evicting everything from it leaves the
+ * source's slots where they were. */
+static void test_clone_owns_no_slots(void **state) {
+    rt_count_store cs;
+    assert_int_equal(rt_count_store_init(&cs, 64, 4000), 0);
+    cache_cfg cfg;
+    tiny_cfg(&cfg, &adm_judicious, &evict_flop, 1e12);
+    cfg.store = rt_count_store_iface(&cs);
+    cache c, d;
+    assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
+    int32_t a[] = {1, 2, 3, 4, 5}, b[] = {1, 2, 9, 9};
+    assert_int_equal(cache_insert(&c, a, 5), 0);
+    assert_int_equal(cache_insert(&c, b, 4), 0);
+    int64_t ssm = cs.ssm_live, kv = cs.kv_live;
+    assert_int_equal(cache_clone(&d, &c), 0);
+    assert_null(d.t.store.kv_alloc);
+    assert_null(d.cfg.store.kv_alloc);
+    cache_free(&d);
+    assert_int_equal(cs.ssm_live, ssm);
+    assert_int_equal(cs.kv_live, kv);
+    assert_int_equal(cs.errors, 0);
+    cache_free(&c);
+    assert_int_equal(cs.ssm_live, 0);
+    rt_count_store_free(&cs);
 }
 
 /* ---- matching against a brute-force oracle ------------------------------------ */
@@ -683,6 +787,7 @@ int main(void) {
         cmocka_unit_test(test_block_layout),         cmocka_unit_test(test_locks_protect_path),
         cmocka_unit_test(test_oversize_request),     cmocka_unit_test(test_clone_is_independent),
         cmocka_unit_test(test_tree_store_runs_out),  cmocka_unit_test(test_cache_store_runs_out),
+        cmocka_unit_test(test_plan_names_the_slots), cmocka_unit_test(test_clone_owns_no_slots),
         cmocka_unit_test(test_cfg_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
