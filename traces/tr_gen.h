@@ -29,6 +29,11 @@
  * configuration gives the same bytes on any machine.  Session contents do not
  * depend on sps or art: traces that differ only in arrival rate hold the same
  * conversations, as the artifact's do.
+ *
+ * The code: tr_gen.c (knobs, the dispatcher tr_gen), tr_gen_rng.c
+ * (tr_exp, tr_log, the PRNG), tr_gen_chat.c (length model, chat sessions),
+ * tr_gen_agent.c (swebench, shared-prefix), tr_gen_sess.c (wrappers,
+ * sessions, tr_gsess_build); traces/tr_gen_int.h is what they share.
  */
 #ifndef MARCONI_TR_GEN_H
 #define MARCONI_TR_GEN_H
