@@ -2,6 +2,7 @@
 #
 #   $(BUILD)/libgpu.a    the API and the CPU executor, plain C (every test links it)
 #   make gpu             CUDA programs $(BUILD)/gpu/gpu_test and gpu_bench, when nvcc is found
+#                        (gpu_test from GPU_TEST_CU: the driver, kernel checks, model checks)
 #   make gpu-test        run gpu_test (CUDA vs the CPU reference; GPU_TEST_ARGS=--no-7b skips hybrid-7b)
 #   make gpu-bench       run gpu_bench (the hybrid-7b table; GPU_BENCH_ARGS=--quick for a short one)
 #   make gpu-check       both, then compute-sanitizer, each under a time limit, logs into
@@ -38,6 +39,9 @@ NVCCFLAGS ?= -O3 -std=c++17 -arch=$(GPU_ARCH) -lineinfo -I. -Xcompiler -Wall,-Wn
 GPU_LIBS  := -lcublas -ljansson -lm
 GPU_HDRS  := gpu_backend/gpu.h gpu_backend/gpu_internal.h gpu_backend/gpu_ref.h $(wildcard gpu_backend/kernels/*.cuh)
 GPU_HOST_OBJ := $(GPU_C_OBJ) $(BUILD)/obj/flops/fl.o
+# gpu_test's sources (sharing gpu_test.cuh); gpu_bench is gpu_bench.cu alone.
+GPU_TEST_CU  := gpu_backend/gpu_test.cu gpu_backend/gpu_test_kernels.cu gpu_backend/gpu_test_model.cu
+GPU_TEST_OBJ := $(GPU_TEST_CU:gpu_backend/%.cu=$(GPU_DIR)/%.o)
 GPU_HAVE_JANSSON := $(shell echo '\#include <jansson.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
 GPU_CAN_BUILD := $(if $(and $(NVCC),$(GPU_HAVE_JANSSON)),yes,)
 GPU_WHY_NOT := $(if $(NVCC),,nvcc not found; )$(if $(GPU_HAVE_JANSSON),,jansson headers not found; )
@@ -56,7 +60,11 @@ $(GPU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(GPU_DIR)/gpu_test $(GPU_DIR)/gpu_bench: $(GPU_DIR)/%: $(GPU_DIR)/%.o $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
+$(GPU_TEST_OBJ): gpu_backend/gpu_test.cuh
+
+$(GPU_DIR)/gpu_test: $(GPU_TEST_OBJ) $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
+	$(NVCC) -arch=$(GPU_ARCH) -o $@ $^ $(GPU_LIBS)
+$(GPU_DIR)/gpu_bench: $(GPU_DIR)/gpu_bench.o $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
 	$(NVCC) -arch=$(GPU_ARCH) -o $@ $^ $(GPU_LIBS)
 
 ifneq ($(GPU_CAN_BUILD),)
@@ -88,7 +96,8 @@ EMU_DIR   := $(GPU_DIR)/emu$(if $(filter 1,$(EMU_SAN)),-asan)
 EMU_FLAGS := -std=c++17 -O2 -g -Wall -Wno-unknown-pragmas -Wno-unused-function -I. -I$(CUDA_HOME)/include \
              -DGPU_EMU -U_FORTIFY_SOURCE $(if $(filter 1,$(EMU_SAN)),$(EMU_SANFLAGS) -fno-omit-frame-pointer)
 EMU_LDFLAGS := $(if $(filter 1,$(EMU_SAN)),$(EMU_SANFLAGS))
-EMU_OBJ   := $(EMU_DIR)/gpu_test.o $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o
+EMU_TEST_OBJ := $(GPU_TEST_CU:gpu_backend/%.cu=$(EMU_DIR)/%.o)
+EMU_OBJ   := $(EMU_TEST_OBJ) $(EMU_DIR)/gpu_cuda.o $(EMU_DIR)/emu.o $(EMU_DIR)/emu_blas.o
 
 $(EMU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS) gpu_backend/emu/emu.h
 	@mkdir -p $(dir $@)
@@ -96,6 +105,7 @@ $(EMU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS) gpu_backend/emu/emu.h
 $(EMU_DIR)/%.o: gpu_backend/emu/%.cpp gpu_backend/emu/emu.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_FLAGS) -c $< -o $@
+$(EMU_TEST_OBJ): gpu_backend/gpu_test.cuh
 $(EMU_DIR)/gpu_test: $(EMU_OBJ) $(GPU_HOST_OBJ)
 	$(CXX) $(EMU_LDFLAGS) -o $@ $^ -ljansson -lm
 
