@@ -9,11 +9,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 M="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 mode="${2:-check}"
-IN="$here/inputs"
 work="$(mktemp -d "${TMPDIR:-/tmp}/marconi_regress.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export LC_ALL=C
 cd "$work"
+# the inputs by a relative name, so no output depends on where the checkout is
+cp -r "$here/inputs" inputs
+IN=inputs
 mkdir out
 c() {
   local name="$1"; shift
@@ -23,11 +25,11 @@ c() {
   set -e
 }
 source "$here/cases.sh"
-# the files the cases wrote, beside their captured streams; .journal holds (and the fingerprint), compared through runs.* instead
+# the files the cases wrote, beside their captured streams; .journal holds
 # completion order (and the fingerprint), compared through runs.* instead.
 # Traces are large: their checksums stand for them (files.sha256); the
 # smaller outputs are kept whole so a change shows as a diff.
-find . -path ./out -prune -o -type f ! -name .journal -print | sort | while read -r f; do
+find . -path ./out -prune -o -path ./inputs -prune -o -type f ! -name .journal -print | sort | while read -r f; do
   if [ "$(stat -c %s "$f")" -gt 65536 ] || case "$f" in *.jsonl|*.gz|*.mtrace) true;; *) false;; esac; then
     sha256sum "$f" >>out/files.sha256
   else
