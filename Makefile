@@ -36,11 +36,11 @@ FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/rt_check.c cache/store.c cache/adm.c cache/evict.c cache/evict_lru.c cache/evict_flop.c cache/cache.c cache/cache_walk.c cache/cache_insert.c cache/cache_check.c
 TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_load.c traces/tr_gen.c traces/tr_gen_rng.c traces/tr_gen_chat.c traces/tr_gen_agent.c traces/tr_gen_sess.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c
 TUNER_SRC  := tuner/tun.c
-SIM_SRC    := sim/sim.c sim/replay.c sim/des.c sim/ttft.c sim/metrics.c
+SIM_SRC    := sim/sim.c sim/replay.c sim/exec.c sim/des.c sim/ttft.c sim/metrics.c
 CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
-CLI_SRC    := cli/cli.c cli/cmd_sim.c cli/opts.c cli/report.c cli/cmd_model.c cli/cmd_sweep.c cli/sweep_grid.c cli/sweep_run.c \
+CLI_SRC    := cli/cli.c cli/cmd_sim.c cli/live.c cli/opts.c cli/report.c cli/cmd_model.c cli/cmd_sweep.c cli/sweep_grid.c cli/sweep_run.c \
               cli/sweep_journal.c cli/sweep_pool.c cli/sweep_out.c cli/sweep_merge.c cli/cmd_gen.c cli/cmd_stats.c \
               cli/cmd_pack.c cli/cmd_convert.c
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,15 +66,19 @@ $(CLI_LIB): $(CLI_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/marconi: $(MAIN_OBJ) $(CLI_LIB) $(BUILD)/libmarconi.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The library's replay drives the GPU backend's executors (sim/exec.c), and
+# the backend uses flops/: one link group resolves the two archives.
+LINK_LIBS  = -Wl,--start-group $(CLI_LIB) $(BUILD)/libmarconi.a $(BUILD)/libgpu.a -Wl,--end-group
+
+$(BUILD)/marconi: $(MAIN_OBJ) $(CLI_LIB) $(BUILD)/libmarconi.a $(BUILD)/libgpu.a
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LINK_LIBS) $(LDLIBS)
 
 # GPU backend: CPU executor always, CUDA targets when nvcc is found.
 -include gpu_backend/gpu.mk
 
-$(BUILD)/tests/%: tests/%.c $(CLI_LIB) $(BUILD)/libmarconi.a $(TEST_EXTRA_LIBS)
+$(BUILD)/tests/%: tests/%.c $(CLI_LIB) $(BUILD)/libmarconi.a $(BUILD)/libgpu.a
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_EXTRA_LIBS) $(CLI_LIB) $(BUILD)/libmarconi.a -lcmocka $(LDLIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_LIBS) -lcmocka $(LDLIBS)
 
 GOLDEN_DIR ?= ../shared/golden
 test: $(BUILD)/marconi $(TESTS)
@@ -91,8 +95,8 @@ golden: $(BUILD)/marconi
 
 BENCH_SRC  := $(wildcard bench/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
-$(BUILD)/bench_%: bench/bench_%.c $(CLI_LIB) $(BUILD)/libmarconi.a
-	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLI_LIB) $(BUILD)/libmarconi.a $(LDLIBS)
+$(BUILD)/bench_%: bench/bench_%.c $(CLI_LIB) $(BUILD)/libmarconi.a $(BUILD)/libgpu.a
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
 bench: $(BUILD)/marconi $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 

@@ -145,6 +145,17 @@ static void on_change(void *ctx, rt_node *n, int gone) {
 
 /* ---- set-up ---------------------------------------------------------------- */
 
+int64_t cache_cfg_state_bytes(const cache_cfg *cfg) {
+    const fl_model *m = &cfg->model;
+    return cfg->bytes == CACHE_BYTES_REAL ? (int64_t)m->n_ssm * fl_real_ssm_layer_bytes(m) : fl_ssm_state_bytes(m);
+}
+
+int64_t cache_cfg_kv_bytes(const cache_cfg *cfg) {
+    const fl_model *m = &cfg->model;
+    return cfg->bytes == CACHE_BYTES_REAL ? (int64_t)m->n_attn * fl_real_kv_layer_bytes_per_token(m)
+                                          : fl_kv_bytes_per_token(m);
+}
+
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (!cfg->adm || !cfg->ev) {
         snprintf(err, errlen, "no admission or eviction policy");
@@ -155,7 +166,11 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "the capacity must be a positive number of bytes");
         return -1;
     }
-    int64_t state_bytes = fl_ssm_state_bytes(&cfg->model);
+    if (cfg->bytes != CACHE_BYTES_FORMULA && cfg->bytes != CACHE_BYTES_REAL) {
+        snprintf(err, errlen, "unknown byte accounting %d", cfg->bytes);
+        return -1;
+    }
+    int64_t state_bytes = cache_cfg_state_bytes(cfg);
     if (cfg->capacity < (double)state_bytes) {
         snprintf(err, errlen, "a capacity of %.0f bytes holds no SSM checkpoint (%" PRId64 " bytes for %s)",
                  cfg->capacity, state_bytes, cfg->model.name);
@@ -172,8 +187,8 @@ int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     if (cache_cfg_check(cfg, err, errlen) != 0) return -1;
-    c->state_bytes = fl_ssm_state_bytes(&cfg->model);
-    c->kv_bytes = fl_kv_bytes_per_token(&cfg->model);
+    c->state_bytes = cache_cfg_state_bytes(cfg);
+    c->kv_bytes = cache_cfg_kv_bytes(cfg);
     if (!cfg->store.ssm_alloc) c->cfg.store = rt_null_store();
     if (rt_init(&c->t, cfg->adm->layout, cfg->block_size, c->cfg.store) != 0) {
         snprintf(err, errlen, "out of memory");

@@ -104,6 +104,13 @@ extern const evict_policy *const evict_policies[]; /* NULL-terminated (cache/evi
 const adm_policy *adm_find(const char *name);
 const evict_policy *evict_find(const char *name);
 
+/* What a state and a token cost (cache_cfg.bytes). */
+enum {
+    CACHE_BYTES_FORMULA = 0, /* the paper's formulas (fl_ssm_state_bytes, fl_kv_bytes_per_token) */
+    CACHE_BYTES_REAL = 1,    /* the real Mamba2 and KV tensors at the model's bytes_per_elem
+                                (fl_real_*): what an executor's pools hold in that dtype */
+};
+
 typedef struct cache_cfg {
     fl_model model;           /* shapes: bytes per state and per token, FLOPs */
     double capacity;          /* bytes the cache may hold */
@@ -113,7 +120,13 @@ typedef struct cache_cfg {
     double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
     unsigned quirks;          /* CQ_* bits */
     rt_store store;           /* where slots come from (rt_null_store() in the simulator) */
+    int bytes;                /* CACHE_BYTES_FORMULA or CACHE_BYTES_REAL */
 } cache_cfg;
+
+/* Bytes cfg charges for one SSM checkpoint (all SSM layers) and for one
+ * token's KV (all attention layers), by cfg->bytes. */
+int64_t cache_cfg_state_bytes(const cache_cfg *cfg);
+int64_t cache_cfg_kv_bytes(const cache_cfg *cfg);
 
 /* Counters of a cache's life. */
 typedef struct cache_stats {

@@ -9,20 +9,35 @@
 
 #include "cli/cli.h"
 #include "cli/cmds.h"
+#include "cli/live.h"
 #include "cli/opts.h"
 #include "cli/report.h"
 #include "sim/sim.h"
 #include "base/util.h"
 
-static void sim_usage(FILE *f) {
+static void sim_usage(FILE *f, int replay) {
+    if (replay)
+        fprintf(f,
+                "usage: marconi replay TRACE --capacity BYTES --model-file M.json [options]\n"
+                "\n"
+                "Replay TRACE through the same cache as `marconi sim --timing logical`, with\n"
+                "the model really running behind it: the cache's store is the executor's\n"
+                "pools, each request prefills its uncached input from the state it resumes\n"
+                "(checkpoints where admission asks), then its output teacher-forced, and the\n"
+                "insert commits the slots it wrote.  The hits equal the simulation's; TTFT\n"
+                "and prefill are measured (wall clock on the CPU).  Every sim option applies.\n"
+                "\n"
+                "options:\n");
+    else
+        fprintf(f,
+                "usage: marconi sim TRACE --capacity BYTES [options]\n"
+                "\n"
+                "Replay TRACE (the artifact's JSONL, plain or .gz) through a prefix cache in\n"
+                "arrival order with a logical clock, as the reference simulator does, and\n"
+                "report the hit rates and the prefill FLOPs the cache saved.\n"
+                "\n"
+                "options:\n");
     fprintf(f,
-            "usage: marconi sim TRACE --capacity BYTES [options]\n"
-            "\n"
-            "Replay TRACE (the artifact's JSONL, plain or .gz) through a prefix cache in\n"
-            "arrival order with a logical clock, as the reference simulator does, and\n"
-            "report the hit rates and the prefill FLOPs the cache saved.\n"
-            "\n"
-            "options:\n"
             "  --system NAME       a preset (default marconi):\n");
     for (int i = 0; sim_systems[i].name; i++) fprintf(f, "                        %-15s %s\n", sim_systems[i].name, sim_systems[i].help);
     fprintf(f,
@@ -69,6 +84,10 @@ static void sim_usage(FILE *f) {
             "                      (default 0,1000,2000,4000,8000,16000,32000,inf)\n"
             "  --composition       add the cache's KV / SSM bytes over time to --json\n"
             "\n"
+            "backend:\n");
+    cli_live_usage(f);
+    fprintf(f,
+            "\n"
             "  --json              one JSON object on stdout instead of the table\n"
             "  --check             verify the whole cache after every request (slow)\n"
             "  -h, --help          this text\n"
@@ -78,9 +97,11 @@ static void sim_usage(FILE *f) {
 
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
 
-static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition) {
+static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition,
+                      const cli_live *l) {
     cli_row row = {0};
     cli_report(&row, tr->path, cfg, r);
+    if (cfg->exec || l->bytes_given) cli_live_report(&row, l, cfg, r);
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
     cli_row_num(&row, "tune_seconds", r->tune_seconds);
     if (composition) cli_report_composition(&row, r);
@@ -157,7 +178,9 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     fprintf(f, "time               %.3f s replay (%.3f s tuning)\n", r->seconds, r->tune_seconds);
 }
 
-int cmd_sim(int argc, char **argv) {
+/* marconi sim, or marconi replay (the executor backend by default). */
+static int sim_main(int argc, char **argv, int replay) {
+    const char *cmd = replay ? "replay" : "sim";
     enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
@@ -167,10 +190,13 @@ int cmd_sim(int argc, char **argv) {
         {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    struct option opts[64];
+    struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_live_table(opts, sizeof opts / sizeof opts[0]);
     cli_opts so;
     cli_opts_init(&so);
+    cli_live live;
+    cli_live_init(&live, replay ? GPU_BACKEND_CPU : CLI_BACKEND_NULL);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
@@ -179,12 +205,12 @@ int cmd_sim(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if ((handled = cli_opts_parse(&so, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_live_parse(&live, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
-        case 'h': sim_usage(stdout); return MU_EXIT_OK;
+        case 'h': sim_usage(stdout, replay); return MU_EXIT_OK;
         case O_SYSTEM:
             if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
             system = optarg;
@@ -216,12 +242,14 @@ int cmd_sim(int argc, char **argv) {
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
         default:
-            return cli_bad_option("sim", argv);
+            return cli_bad_option(cmd, argv);
         }
     }
     if (optind != argc - 1)
-        return mu_err(MU_EXIT_USAGE, optind >= argc ? "sim: which trace? (marconi sim --help)"
-                                                    : "sim: one trace at a time (marconi sim --help)");
+        return mu_err(MU_EXIT_USAGE, optind >= argc ? "%s: which trace? (marconi %s --help)"
+                                                    : "%s: one trace at a time (marconi %s --help)", cmd, cmd);
+    /* an executor replays in the reference's order, where hits compare */
+    if (live.backend != CLI_BACKEND_NULL && so.timing < 0) so.timing = SIM_LOGICAL;
     if (capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
     int compat = cli_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
@@ -244,6 +272,7 @@ int cmd_sim(int argc, char **argv) {
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
+    cfg.cache.bytes = live.bytes;
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;
@@ -253,22 +282,36 @@ int cmd_sim(int argc, char **argv) {
         rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
         goto out;
     }
-    sim_result r;
-    if (sim_run(&tr, &cfg, &r, err, sizeof err) != 0) {
+    if ((rc = cli_live_start(&live, &cfg, &tr, (int)cfg.cache.quirks)) != MU_EXIT_OK) goto out;
+    rc = MU_EXIT_USAGE;
+    sim_result *r = malloc(sizeof *r);
+    if (!r) {
+        rc = mu_err(MU_EXIT_FAIL, "out of memory");
+        goto out;
+    }
+    if (sim_run(&tr, &cfg, r, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_FAIL, "%s: %s", tr.path, err);
+        free(r);
         goto out;
     }
     if (json) {
-        if (print_json(stdout, &tr, &cfg, &r, composition)) {
+        if (print_json(stdout, &tr, &cfg, r, composition, &live)) {
             rc = mu_err(MU_EXIT_FAIL, "out of memory");
+            free(r);
             goto out;
         }
     } else {
-        print_table(stdout, &tr, &cfg, &r, compat);
+        print_table(stdout, &tr, &cfg, r, compat);
+        if (cfg.exec || live.bytes_given) cli_live_print(stdout, &cfg, r);
     }
-    rc = MU_EXIT_OK;
+    free(r);
+    rc = cli_live_write_rows(&live, &cfg, &tr);
 out:
+    cli_live_end(&cfg);
     tr_free(&tr);
     sim_cfg_free(&cfg);
     return rc;
 }
+
+int cmd_sim(int argc, char **argv) { return sim_main(argc, argv, 0); }
+int cmd_replay(int argc, char **argv) { return sim_main(argc, argv, 1); }

@@ -7,6 +7,7 @@
 #define MARCONI_CMDS_H
 
 int cmd_sim(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_pack(int argc, char **argv);

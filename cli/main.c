@@ -11,6 +11,7 @@ static const struct {
     const char *summary;          /* one line for --help */
 } cmds[] = {
     {.name = "sim", .fn = cmd_sim, .summary = "replay a trace through a prefix cache and report what it saved"},
+    {.name = "replay", .fn = cmd_replay, .summary = "the same replay with the model really running behind the cache (CPU or CUDA)"},
     {.name = "gen", .fn = cmd_gen, .summary = "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
     {.name = "stats", .fn = cmd_stats, .summary = "describe a trace: lengths, rates, oracle token hit rate"},
     {.name = "pack", .fn = cmd_pack, .summary = "write a trace in the packed form (.mtrace): fast to load, checksummed"},

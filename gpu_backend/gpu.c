@@ -119,6 +119,14 @@ void gpu_destroy(gpu_model *g) {
     free(g);
 }
 
+int gpu_slot_elems(const gpu_config *cfg, int64_t *kv_elems, int64_t *state_elems, char *err, size_t errlen) {
+    gpu_layout L;
+    if (gpu_layout_init(&L, cfg, err, errlen) != 0) return -1;
+    *kv_elems = L.kv_slot_elems;
+    *state_elems = L.state_slot_elems;
+    return 0;
+}
+
 const gpu_info *gpu_get_info(const gpu_model *g) { return &g->info; }
 const gpu_config *gpu_get_config(const gpu_model *g) { return &g->cfg; }
 

@@ -139,6 +139,12 @@ gpu_model *gpu_create(const gpu_config *cfg, uint64_t seed, gpu_backend backend,
 /* Free everything (NULL is fine). */
 void gpu_destroy(gpu_model *g);
 
+/* Elements of one KV slot (one position, all attention layers) and of one
+ * state slot (all SSM layers) for cfg's model, before creating it: a pool
+ * of S slots needs S x elements x the backend's element bytes (4 on the
+ * CPU, 2 on CUDA).  Returns 0, or -1 with err when the model is invalid. */
+int gpu_slot_elems(const gpu_config *cfg, int64_t *kv_elems, int64_t *state_elems, char *err, size_t errlen);
+
 const gpu_info *gpu_get_info(const gpu_model *g);
 const gpu_config *gpu_get_config(const gpu_model *g);
 
@@ -176,8 +182,10 @@ int gpu_read_kv(gpu_model *g, int32_t slot, float *out, char *err, size_t errlen
 /* Copy state slot src to dst (how a cache would fork a checkpoint). */
 int gpu_copy_state(gpu_model *g, int32_t dst, int32_t src, char *err, size_t errlen);
 
-/* Time of the last prefill by op class, milliseconds (CUDA with
- * cfg.profile; zeros otherwise). */
+/* Time of the last prefill by op class, milliseconds: CUDA with
+ * cfg.profile fills the classes (restore and save stay 0: they are inside
+ * `state`); the CPU executor always fills restore, save and total (its
+ * checkpoints' SSM states are written inside the scan and count there). */
 typedef struct gpu_profile {
     double gemm;      /* cuBLAS projections, LM head included */
     double scan;      /* SSD: prep, C B^T, chunk states, state passing, chunk scan */
@@ -186,6 +194,8 @@ typedef struct gpu_profile {
     double state;     /* state restore and checkpoint save, KV scatter */
     double other;     /* norms, RoPE, activations, embedding */
     double total;     /* the whole prefill, host calls included */
+    double restore;   /* CPU: copying the resumed SSM + conv state in */
+    double save;      /* CPU: writing the checkpoints' conv windows and the carry */
 } gpu_profile;
 void gpu_get_profile(const gpu_model *g, gpu_profile *out);
 

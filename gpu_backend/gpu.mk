@@ -23,7 +23,6 @@
 GPU_C_SRC    := gpu_backend/gpu.c gpu_backend/gpu_layout.c gpu_backend/gpu_weights.c gpu_backend/gpu_ref.c gpu_backend/gpu_cpu.c
 GPU_C_OBJ    := $(GPU_C_SRC:%.c=$(BUILD)/obj/%.o)
 GPU_STUB_OBJ := $(BUILD)/obj/gpu_backend/gpu_nocuda.o
-TEST_EXTRA_LIBS := $(BUILD)/libgpu.a
 
 $(BUILD)/libgpu.a: $(GPU_C_OBJ) $(GPU_STUB_OBJ)
 	@rm -f $@

@@ -9,6 +9,7 @@
  *   carry  one state slot's worth: the state between segments
  */
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gpu_backend/gpu_internal.h"
@@ -38,7 +39,14 @@ typedef struct cpu_exec {
     float *ssm;            /* [H][P][N] a layer's working SSM state */
     float *conv_in;        /* [K-1][conv_dim] a layer's conv window before the segment */
     float *A;              /* [H] -exp(A_log) of the current layer */
+    gpu_profile prof;      /* the current prefill's times (restore, save, total), ms */
 } cpu_exec;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
 
 /* SSM part of SSM layer j in a state slot (or the carry); conv part follows. */
 static float *layer_state(cpu_exec *c, int32_t slot, int j) {
@@ -50,6 +58,7 @@ static int mamba(cpu_exec *c, const gpu_layer_w *lw, int j, const gpu_seg *s, ch
     const gpu_layout *L = &c->L;
     int64_t T = s->T, bd = L->big_dim;
     gpu_ref_matmul(c->big, bd, c->xn, L->d, c->w[lw->in_proj], T, L->d, L->d_in_proj, 0);
+    double t0 = now_ms();
     if (s->src == GPU_SRC_ZERO) {
         memset(c->ssm, 0, (size_t)L->ssm_elems * sizeof(float));
         memset(c->conv_in, 0, (size_t)L->conv_elems * sizeof(float));
@@ -58,6 +67,7 @@ static int mamba(cpu_exec *c, const gpu_layer_w *lw, int j, const gpu_seg *s, ch
         memcpy(c->ssm, src, (size_t)L->ssm_elems * sizeof(float));
         memcpy(c->conv_in, src + L->ssm_elems, (size_t)L->conv_elems * sizeof(float));
     }
+    if (s->src >= 0) c->prof.restore += now_ms() - t0; /* a slot's state, not zeros or the carry */
     const float *xbc_raw = c->big + L->d_inner, *dt_raw = c->big + L->d_inner + L->conv_dim;
     gpu_ref_conv1d(c->xbc, L->conv_dim, xbc_raw, bd, c->conv_in, c->w[lw->conv_w], c->w[lw->conv_b], T,
                    L->conv_dim, L->K);
@@ -79,8 +89,10 @@ static int mamba(cpu_exec *c, const gpu_layer_w *lw, int j, const gpu_seg *s, ch
     if (c->cfg.cpu_scan == GPU_SCAN_CHUNKED) gpu_ref_ssd_chunked(&a);
     else gpu_ref_ssd_recurrent(&a);
     /* The conv window at a checkpoint is the last K-1 raw inputs before it. */
+    t0 = now_ms();
     for (int i = 0; i < s->n_ckpt; i++)
         gpu_ref_conv_state(outs[i] + L->ssm_elems, xbc_raw, bd, c->conv_in, s->ckpt_r[i], L->conv_dim, L->K);
+    c->prof.save += now_ms() - t0;
     free(outs);
 
     gpu_ref_gated_rmsnorm(c->yn, L->d_inner, c->y, L->d_inner, c->big, bd, c->w[lw->gnorm], T, L->d_inner, L->G,
@@ -116,6 +128,8 @@ static int cpu_segment(void *impl, const gpu_seg *s, char *err, size_t errlen) {
     cpu_exec *c = impl;
     const gpu_layout *L = &c->L;
     int64_t T = s->T;
+    if (s->first) memset(&c->prof, 0, sizeof c->prof);
+    double t0 = now_ms();
     for (int64_t t = 0; t < T; t++)
         memcpy(c->resid + t * L->d, c->w[c->W.emb] + (int64_t)s->tokens[t] * L->d, (size_t)L->d * sizeof(float));
     if (L->n_attn) gpu_ref_rope_table(c->rope, s->pos0, T, L->hd, c->cfg.rope_theta);
@@ -132,7 +146,13 @@ static int cpu_segment(void *impl, const gpu_seg *s, char *err, size_t errlen) {
                         c->cfg.norm_eps);
         gpu_ref_matmul(s->logits, L->vocab, c->xn, L->d, c->w[c->W.lm_head], 1, L->d, L->vocab, 0);
     }
+    c->prof.total += now_ms() - t0;
     return 0;
+}
+
+static void cpu_profile(void *impl, gpu_profile *out) {
+    const cpu_exec *c = impl;
+    *out = c->prof;
 }
 
 static int cpu_read_state(void *impl, int32_t slot, float *out, char *err, size_t errlen) {
@@ -168,7 +188,12 @@ static void cpu_destroy(void *impl) {
     free(c);
 }
 
-static const gpu_ops cpu_ops = {cpu_segment, cpu_read_state, cpu_read_kv, cpu_copy_state, NULL, cpu_destroy};
+static const gpu_ops cpu_ops = {.segment = cpu_segment,
+                                .read_state = cpu_read_state,
+                                .read_kv = cpu_read_kv,
+                                .copy_state = cpu_copy_state,
+                                .profile = cpu_profile,
+                                .destroy = cpu_destroy};
 
 void *gpu_cpu_create(const gpu_config *cfg, const gpu_layout *L, uint64_t seed, gpu_info *info,
                      const gpu_ops **ops, char *err, size_t errlen) {

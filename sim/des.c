@@ -196,7 +196,8 @@ static int on_done(des *d, double now, size_t i) {
     const tr_req *tq = &d->tr->req[i];
     if (!d->nocache) {
         uint32_t n = tr_tokens(d->tr, i, d->buf);
-        if (sim_replay_insert(&d->rp, i, d->buf, n)) return DES_OOM;
+        /* the request pinned its path at lookup (q->pin): no keep here */
+        if (sim_replay_insert(&d->rp, i, d->buf, n, NULL)) return DES_OOM;
         if (q->pin) cache_unlock(&d->rp.c, q->pin);
         q->pin = NULL;
         if (d->cfg->check && cache_check(&d->rp.c, d->err, d->errlen)) return DES_CHECK_FAILED;
@@ -300,6 +301,18 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
         for (size_t i = 0; i < n; i++) res->st.input_tokens += tr->req[i].n_in;
     }
     sim_fill_buckets(cfg, res, d.n_in, d.hit, d.ttft, d.prefill, n);
+    if (cfg->per_request && !nocache)
+        for (size_t i = 0; i < n; i++) {
+            sim_req *q = &cfg->per_request[i];
+            const ttft_model *m = &cfg->ttft;
+            q->hit = d.hit[i];
+            q->ttft = d.ttft[i];
+            q->model_prefill = q->prefill = d.prefill[i];
+            q->restore = m->kind == TTFT_ROOFLINE && d.hit[i]
+                             ? ((double)d.rp.c.state_bytes + (double)d.rp.c.kv_bytes * d.hit[i]) / m->bandwidth
+                             : 0;
+            q->checkpoint = NAN; /* inserts happen at completion, past the prefill: not in its time */
+        }
     res->held_turns = d.held;
     res->ttft = sim_summarize(d.ttft, n);
     res->queue = sim_summarize(d.queue, n);

@@ -28,10 +28,19 @@ int sim_replay_lookup(sim_replay *r, size_t i, const int32_t *seq, uint32_t n_in
     return cache_lookup(&r->c, seq, n_in, hit) ? -1 : 0;
 }
 
-int sim_replay_insert(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {
+int sim_replay_plan(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep) {
     if (r->tuning && tun_before_insert(&r->t, &r->c, i)) return -1;
-    if (cache_insert(&r->c, seq, n)) return -1;
+    return cache_insert_plan(&r->c, seq, n, keep, &r->plan) ? -1 : 0;
+}
+
+int sim_replay_commit(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {
+    if (cache_insert_commit(&r->c, seq, n, &r->plan)) return -1;
     return r->tuning && tun_after_insert(&r->t, &r->c, i) ? -1 : 0;
+}
+
+int sim_replay_insert(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep) {
+    if (sim_replay_plan(r, i, seq, n, keep)) return -1;
+    return sim_replay_commit(r, i, seq, n);
 }
 
 void sim_replay_result(const sim_replay *r, sim_result *res) {
@@ -62,6 +71,7 @@ void sim_replay_result(const sim_replay *r, sim_result *res) {
 }
 
 void sim_replay_free(sim_replay *r) {
+    cache_plan_free(&r->plan);
     tun_free(&r->t);
     cache_free(&r->c);
     memset(r, 0, sizeof *r);

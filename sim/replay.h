@@ -5,7 +5,10 @@
  *   sim_replay_init        cache + tuner from a sim_cfg
  *   for each request, when its timing says:
  *     sim_replay_lookup    tun_before_lookup, cache_lookup
- *     sim_replay_insert    tun_before_insert, cache_insert, tun_after_insert
+ *     sim_replay_plan      tun_before_insert, cache_insert_plan
+ *     (an executor writes the plan's slots)
+ *     sim_replay_commit    cache_insert_commit, tun_after_insert
+ *   (sim_replay_insert: plan then commit, nothing in between)
  *   sim_replay_result      the cache's and tuner's ~20 result fields
  *   sim_replay_free
  *
@@ -22,6 +25,7 @@ typedef struct sim_replay {
     cache c;            /* the cache */
     tun t;              /* the online tuner (initialised even when off) */
     int tuning;         /* 1: the tuner's hooks run */
+    cache_plan plan;    /* the insert in flight */
 } sim_replay;
 
 /* The tuner's token source: request req's full sequence from the trace
@@ -37,9 +41,13 @@ int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char 
  * on out of memory. */
 int sim_replay_lookup(sim_replay *r, size_t i, const int32_t *seq, uint32_t n_in, cache_hit *hit);
 
-/* Insert request i's full sequence seq[0..n).  Returns 0, or -1 on out of
- * memory. */
-int sim_replay_insert(sim_replay *r, size_t i, const int32_t *seq, uint32_t n);
+/* Plan the insert of request i's full sequence seq[0..n) into r->plan,
+ * keeping `keep` (the node the lookup resumed from, or NULL) pinned until
+ * the commit.  Returns 0, or -1 on out of memory. */
+int sim_replay_plan(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep);
+int sim_replay_commit(sim_replay *r, size_t i, const int32_t *seq, uint32_t n);
+/* Both, nothing in between.  Returns 0, or -1 on out of memory. */
+int sim_replay_insert(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep);
 
 /* Copy the cache's counters, hit rates, FLOPs saved, tuner history, final
  * contents and reuse into res (the fields both timings report alike). */

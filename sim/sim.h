@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
+#include "sim/exec.h"
 #include "sim/ttft.h"
 #include "traces/tr.h"
 #include "tuner/tun.h"
@@ -39,6 +40,18 @@ typedef struct sim_system {
 extern const sim_system sim_systems[]; /* terminated by a NULL name */
 const sim_system *sim_find_system(const char *name);
 
+/* One request's outcome, in trace order (sim_cfg.per_request).  Times are
+ * seconds: measured when an executor ran the request, else the TTFT
+ * model's (DES: its TTFT and prefill; logical: the prefill alone). */
+typedef struct sim_req {
+    uint32_t hit;          /* tokens resumed from the cache */
+    double ttft;           /* time to first token */
+    double prefill;        /* the input's prefill */
+    double restore;        /* reading the resumed state (model: its bytes / bandwidth) */
+    double checkpoint;     /* writing checkpoints (model: their bytes / bandwidth); NaN: not measured */
+    double model_prefill;  /* the TTFT model's prefill for the same hit, whatever ran */
+} sim_req;
+
 /* A replay's configuration.  It owns its TTFT model's profile rows (heap):
  * sim_cfg_free releases them.  A struct copy (`run = base`) borrows them;
  * free only the original, after the last copy is done with. */
@@ -55,6 +68,9 @@ typedef struct sim_cfg {
     int vanilla;           /* DES: also run with no cache, for TTFT reductions */
     double buckets[SIM_BUCKETS_MAX + 1]; /* input-length bucket edges, increasing */
     int nbuckets;          /* buckets (edges - 1); 0 = none */
+    sim_exec *exec;        /* the executor backend (logical timing only; borrowed), or NULL:
+                              the null backend, time from the TTFT model */
+    sim_req *per_request;  /* tr->n rows to fill in trace order (borrowed), or NULL */
 } sim_cfg;
 
 /* A distribution's summary (seconds for TTFT). */
@@ -114,6 +130,15 @@ typedef struct sim_result {
     sim_bucket buckets[SIM_BUCKETS_MAX];
     size_t nsamples;           /* samples below */
     sim_sample samples[SIM_SAMPLES_MAX];
+    /* the executor backend (sim_cfg.exec): measured, seconds */
+    int live;                  /* 1: an executor ran every request */
+    sim_dist live_ttft;        /* lookup to the end of the input's prefill */
+    sim_dist live_prefill;     /* the input's prefill call */
+    sim_dist live_restore;     /* the resumed state read in (CPU) */
+    sim_dist live_checkpoint;  /* checkpoints written (CPU) */
+    sim_dist model_prefill;    /* the TTFT model's prefill for the same hits */
+    double live_exec_seconds;  /* inside executor calls (the rest is the replay's overhead) */
+    sim_exec_stats exec;       /* the executor's totals */
 } sim_result;
 
 /* Replay trace tr through a cache built from cfg (logical or discrete-

@@ -41,6 +41,10 @@ c sim_quirks       $M sim shared.jsonl --capacity 600MB --quirks leaf-bytes,heap
 c sim_admission    $M sim swe.jsonl --admission leaf --eviction lru --capacity 1GB
 c sim_gz           $M sim small.jsonl.gz --capacity 1GB --json
 c sim_mtrace       $M sim small.mtrace --capacity 1GB --json
+c sim_bytes_real   $M sim swe.jsonl --capacity 1.5GB --bytes real --json
+c sim_bytes_table  $M sim swe.jsonl --capacity 1.5GB --bytes real --system sglang+
+c sim_per_request  $M sim lmsys.jsonl --capacity 1GB --timing logical --per-request per_request_logical.csv
+c sim_per_req_des  $M sim lmsys.jsonl --capacity 1GB --system vllm+ --per-request per_request_des.csv
 
 # ---- stats, pack, model ------------------------------------------------------------------
 c stats_text       $M stats lmsys.jsonl swe.jsonl shared.jsonl
@@ -71,7 +75,7 @@ c sweep_merge      $M sweep --merge sw3
 c help             $M --help
 c nocmd            $M
 c badcmd           $M frobnicate
-for cmd in sim gen stats pack convert sweep model; do c "help_$cmd" $M "$cmd" --help; done
+for cmd in sim replay gen stats pack convert sweep model; do c "help_$cmd" $M "$cmd" --help; done
 c err_nocap        $M sim lmsys.jsonl
 c err_cap          $M sim lmsys.jsonl --capacity 12XB
 c err_tiny_cap     $M sim lmsys.jsonl --capacity 10
@@ -86,3 +90,6 @@ c err_conv_fmt     $M convert docx "$IN/lmsys.jsonl" -o y.jsonl
 c err_model        $M model --model nonesuch
 printf '{"session_id": 0, "turn_id": 0, "ts": 0.0, "num_input_tokens": 2, "num_output_tokens": 1, "input_tokens": [1, 2], "output_tokens": [3]}\n{"session_id": 0, "turn_id": 1\n' > broken.jsonl
 c err_broken       $M sim broken.jsonl --capacity 1GB
+c err_replay_vocab $M replay lmsys.jsonl --model tiny --capacity 1MB
+c err_replay_des   $M replay lmsys.jsonl --model tiny --capacity 1MB --timing des
+c err_replay_pools $M replay lmsys.jsonl --model-file "$IN/model.json" --capacity 1MB --kv-slots 5
