@@ -4,13 +4,13 @@
  * or KV entries it asks a store for slots, and gives them back when it
  * loses them (rt.h: a mutation that fails gives back whatever it took).
  *
- * What uses which store today: the simulator runs on the null store
- * (slots are numbers that name nothing; byte accounting is the cache's
- * own), and the tests on the counting store, which checks that every slot
- * is freed exactly once and can be made to run out.  Nothing connects the
- * cache to the GPU backend yet (gpu_backend/ manages its own pools and no
- * file includes both); a store over the executor's device pools is
- * planned, and this interface is what it would implement.
+ * What uses which store: the simulator runs on the null store (slots are
+ * numbers that name nothing; byte accounting is the cache's own), the
+ * tests on the counting store, which checks that every slot is freed
+ * exactly once and can be made to run out, and the live replay on the
+ * executor's pools (sim/exec.c: the KV and state slots the model really
+ * reads and writes).  A store that runs out means eviction (avail, and
+ * cache_insert_plan), not failure.
  */
 #ifndef MARCONI_STORE_H
 #define MARCONI_STORE_H

@@ -1,10 +1,13 @@
 # gpu_backend/gpu.mk -- the GPU backend's build, included by the top Makefile.
 #
 #   $(BUILD)/libgpu.a    the API and the CPU executor, plain C (every test links it)
-#   make gpu             CUDA programs $(BUILD)/gpu/gpu_test and gpu_bench, when nvcc is found
+#   make gpu             CUDA programs $(BUILD)/gpu/gpu_test, gpu_bench and marconi (the
+#                        command with the CUDA executor behind replay/profile), when nvcc is found
 #                        (gpu_test from GPU_TEST_CU: the driver, kernel checks, model checks)
 #   make gpu-test        run gpu_test (CUDA vs the CPU reference; GPU_TEST_ARGS=--no-7b skips hybrid-7b)
 #   make gpu-bench       run gpu_bench (the hybrid-7b table; GPU_BENCH_ARGS=--quick for a short one)
+#   make gpu-device      gpu-check with shorter limits, then marconi replay --backend cuda
+#                        and marconi profile on hybrid-7b (scripts/gpu_device.sh: ten minutes)
 #   make gpu-check       both, then compute-sanitizer, each under a time limit, logs into
 #                        GPU_CHECK_OUT (scripts/gpu_check.sh: the one command for a lent GPU machine)
 #   make gpu-emu-test    gpu_test's CUDA code compiled for the host and run on a CPU emulation
@@ -49,11 +52,14 @@ ifeq ($(SAN),1)
   GPU_WHY_NOT := not built under SAN=1 (use plain make gpu);
 endif
 
-.PHONY: gpu gpu-test gpu-bench gpu-check gpu-emu-test
+.PHONY: gpu gpu-test gpu-bench gpu-check gpu-device gpu-emu-test
 
 GPU_CHECK_OUT ?= $(if $(OUT),$(OUT),results/gpu)
 gpu-check:
 	bash scripts/gpu_check.sh $(GPU_CHECK_OUT)
+# the device check, then the CUDA replay and profile: one ten-minute command
+gpu-device:
+	bash scripts/gpu_device.sh $(GPU_CHECK_OUT)
 
 $(GPU_DIR)/%.o: gpu_backend/%.cu $(GPU_HDRS)
 	@mkdir -p $(dir $@)
@@ -66,8 +72,15 @@ $(GPU_DIR)/gpu_test: $(GPU_TEST_OBJ) $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
 $(GPU_DIR)/gpu_bench: $(GPU_DIR)/gpu_bench.o $(GPU_DIR)/gpu_cuda.o $(GPU_HOST_OBJ)
 	$(NVCC) -arch=$(GPU_ARCH) -o $@ $^ $(GPU_LIBS)
 
+# marconi itself with the CUDA executor linked in (replay --backend cuda,
+# profile --backend cuda): the same objects as build/marconi, gpu_cuda.o in
+# place of the no-CUDA stub.
+$(GPU_DIR)/marconi: $(MAIN_OBJ) $(CLI_LIB) $(BUILD)/libmarconi.a $(GPU_C_OBJ) $(GPU_DIR)/gpu_cuda.o
+	$(NVCC) -arch=$(GPU_ARCH) -o $@ $(MAIN_OBJ) -Xlinker --start-group $(CLI_LIB) $(BUILD)/libmarconi.a \
+	    $(GPU_C_OBJ) $(GPU_DIR)/gpu_cuda.o -Xlinker --end-group $(GPU_LIBS) -lz -lpthread
+
 ifneq ($(GPU_CAN_BUILD),)
-gpu: $(GPU_DIR)/gpu_test $(GPU_DIR)/gpu_bench
+gpu: $(GPU_DIR)/gpu_test $(GPU_DIR)/gpu_bench $(GPU_DIR)/marconi
 gpu-test: $(GPU_DIR)/gpu_test
 	$(GPU_DIR)/gpu_test $(GPU_TEST_ARGS)
 gpu-bench: $(GPU_DIR)/gpu_bench
