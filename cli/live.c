@@ -158,7 +158,7 @@ void cli_live_print(FILE *f, const sim_cfg *cfg, const sim_result *r) {
     fprintf(f, "  model prefill    mean %.2f ms, P50 %.2f, P95 %.2f (TTFT model %s, the same hits)\n",
             1e3 * r->model_prefill.mean, 1e3 * r->model_prefill.p50, 1e3 * r->model_prefill.p95, cfg->ttft.name);
     if (!isnan(r->live_restore.mean) && r->live_restore.max > 0)
-        fprintf(f, "  restore, save    mean %.3f ms, P95 %.3f; checkpoints mean %.3f ms, P95 %.3f\n",
+        fprintf(f, "  state restore    mean %.3f ms, P95 %.3f; checkpoint saves mean %.3f ms, P95 %.3f\n",
                 1e3 * r->live_restore.mean, 1e3 * r->live_restore.p95, 1e3 * r->live_checkpoint.mean,
                 1e3 * r->live_checkpoint.p95);
     fprintf(f, "overhead           %.2f %% of %.3f s outside executor calls\n",
