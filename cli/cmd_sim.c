@@ -32,9 +32,10 @@ static void sim_usage(FILE *f, int replay) {
         fprintf(f,
                 "usage: marconi sim TRACE --capacity BYTES [options]\n"
                 "\n"
-                "Replay TRACE (the artifact's JSONL, plain or .gz) through a prefix cache in\n"
-                "arrival order with a logical clock, as the reference simulator does, and\n"
-                "report the hit rates and the prefill FLOPs the cache saved.\n"
+                "Replay TRACE (the artifact's JSONL, plain or .gz, or a packed .mtrace) through\n"
+                "a prefix cache -- as a discrete-event simulation by default (--timing des), or\n"
+                "in the reference simulator's logical order (--timing logical) -- and report\n"
+                "the hit rates, the prefill FLOPs the cache saved and the TTFT.\n"
                 "\n"
                 "options:\n");
     fprintf(f,
@@ -146,7 +147,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     if (r->timing == SIM_DES) {
         char label[80];
         snprintf(label, sizeof label, "TTFT (%s)", cfg->ttft.name);
-        fprintf(f, "%-19smean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f\n", label, 1e3 * r->ttft.mean, 1e3 * r->ttft.p50,
+        fprintf(f, "%-18s mean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f\n", label, 1e3 * r->ttft.mean, 1e3 * r->ttft.p50,
                 1e3 * r->ttft.p95, 1e3 * r->ttft.p99);
         fprintf(f, "  prefill alone    mean %.1f ms, P50 %.1f, P95 %.1f, P99 %.1f\n", 1e3 * r->prefill.mean,
                 1e3 * r->prefill.p50, 1e3 * r->prefill.p95, 1e3 * r->prefill.p99);
@@ -163,7 +164,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
         if (r->st.blocked) fprintf(f, "blocked inserts    %" PRIu64 " (the rest of the cache was pinned by requests in flight)\n", r->st.blocked);
     }
     if (r->nbuckets) {
-        fprintf(f, "by input length    ");
+        fprintf(f, "token hit rate by input length: ");
         for (int i = 0; i < r->nbuckets; i++) {
             const sim_bucket *k = &r->buckets[i];
             if (!k->requests) continue;
@@ -250,7 +251,11 @@ static int sim_main(int argc, char **argv, int replay) {
                                                     : "%s: one trace at a time (marconi %s --help)", cmd, cmd);
     /* an executor replays in the reference's order, where hits compare */
     if (live.backend != CLI_BACKEND_NULL && so.timing < 0) so.timing = SIM_LOGICAL;
-    if (capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
+    int from_pools = capacity < 0 && live.backend != CLI_BACKEND_NULL && live.exec.kv_slots && live.exec.state_slots;
+    if (capacity < 0 && !from_pools)
+        return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9), or with an executor both "
+                                     "--kv-slots and --state-slots");
+    if (from_pools) capacity = 1e300; /* set below, from the pools and the bytes they charge */
     int compat = cli_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
     sim_default_cfg(&cfg, system, capacity);
@@ -273,6 +278,10 @@ static int sim_main(int argc, char **argv, int replay) {
     cfg.check = check;
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     cfg.cache.bytes = live.bytes;
+    /* pools given instead of a capacity: the capacity is what they hold */
+    if (from_pools)
+        cfg.cache.capacity = (double)live.exec.kv_slots * (double)cache_cfg_kv_bytes(&cfg.cache) +
+                             (double)live.exec.state_slots * (double)cache_cfg_state_bytes(&cfg.cache);
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;
