@@ -14,5 +14,6 @@ int cmd_pack(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 #endif
