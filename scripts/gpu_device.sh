@@ -15,11 +15,11 @@
 # 40 GB, real bytes, every 10th request checked against a cold prefill),
 # profile_hybrid-7b.csv (new x cached tokens -> ms, for --ttft-model
 # profile:), and a line a step in summary.txt.  Limits (seconds):
-# GPU_DEVICE_LIMITS="check replay profile" (default "270 150 90").
+# GPU_DEVICE_LIMITS="check replay profile" (default "230 200 90").
 set -u
 out=${1:-${OUT:-results/gpu}}
 mkdir -p "$out"
-read -r lim_check lim_replay lim_profile <<<"${GPU_DEVICE_LIMITS:-270 150 90}"
+read -r lim_check lim_replay lim_profile <<<"${GPU_DEVICE_LIMITS:-230 200 90}"
 here=$(cd "$(dirname "$0")" && pwd)
 bin=build/gpu/marconi
 
