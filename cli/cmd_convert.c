@@ -26,7 +26,8 @@ static void convert_usage(FILE *f) {
             "            with \"messages\" (mini-swe-agent) or \"history\" (SWE-agent)\n"
             "\n"
             "options:\n"
-            "  -o, --output TRACE    where to write (required)\n"
+            "  -o, --output TRACE    where to write (required; - for stdout, as JSONL: the\n"
+            "                        summary line then goes to stderr)\n"
             "  --tokenizer T         builtin (default: words, digits, punctuation; ~1.3\n"
             "                        tokens/word) or a llama2.c tokenizer.bin file\n"
             "  --sps R               sessions per second: session k starts at k/R s (1)\n"
@@ -45,8 +46,8 @@ static void convert_usage(FILE *f) {
             "  --no-bos              no BOS token before each message\n"
             "  -h, --help            this text\n"
             "\n"
-            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2;\n"
-            "no output file is left behind.\n");
+            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2\n"
+            "(exit 1 when a write fails); no output file is left behind.\n");
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -95,6 +96,7 @@ int cmd_convert(int argc, char **argv) {
     if (!out) {
         return mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.jsonl.gz)");
     }
+    if (!*out) return mu_bad_opt("output", out, "is empty: name a file, or - for stdout");
     tr_conv_cfg cfg;
     tr_conv_defaults((tr_conv_fmt)fmt, &cfg);
     long long v;
@@ -144,9 +146,13 @@ int cmd_convert(int argc, char **argv) {
         size_t n = strlen(out);
         int packed = n > 7 && !strcmp(out + n - 7, ".mtrace");
         if ((packed ? tr_pack_write(&t, out, NULL, &e) : tr_write_jsonl(&t, out, &e)) != 0) {
-            rc = mu_err(MU_EXIT_USAGE, "%s", e.msg);
+            /* "-:0: why" reads better as "stdout: why"; a failed write is exit 1 */
+            int st = strstr(e.msg, ": write failed: ") ? MU_EXIT_FAIL : MU_EXIT_USAGE;
+            if (!strncmp(e.msg, "-:0: ", 5)) rc = mu_err(st, "stdout: %s", e.msg + 5);
+            else rc = mu_err(st, "%s", e.msg);
         } else {
-            printf("%s: %zu requests in %zu sessions (%llu conversations read, %llu kept, %llu too short, %llu mostly "
+            /* the trace on stdout: the summary may not go there too */
+            fprintf(mu_is_stdout(out) ? stderr : stdout, "%s: %zu requests in %zu sessions (%llu conversations read, %llu kept, %llu too short, %llu mostly "
                    "non-ASCII); %llu messages, %llu tokens, %.2f tokens/word (%s tokenizer); %.2f s\n",
                    out, t.n, t.n_sessions, (unsigned long long)info.read, (unsigned long long)info.kept,
                    (unsigned long long)info.short_, (unsigned long long)info.non_ascii,

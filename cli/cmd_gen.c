@@ -2,12 +2,12 @@
  * with --paper DIR the whole set the paper's experiments replay: LMSys- and
  * ShareGPT-like at 6 arrival rates, SWE-bench-like at 6 rates x 3 response
  * times, named as the artifact names its traces. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,7 +32,7 @@ static void gen_usage(FILE *f) {
             "The same settings and seed give the same bytes on any machine.\n"
             "\n"
             "options:\n"
-            "  -o, --output FILE   where to write (required)\n");
+            "  -o, --output FILE   where to write (required; - for stdout, as JSONL)\n");
     for (int i = 0; i < tr_gen_knob_count(); i++) {
         unsigned kinds;
         const char *help, *name = tr_gen_knob_info(i, &kinds, &help);
@@ -49,7 +49,8 @@ static void gen_usage(FILE *f) {
         fprintf(f, "  %-19s %s%s\n", opt, help, which);
     }
     fprintf(f,
-            "  --paper DIR         write the paper's 30 traces into DIR (100 sessions each):\n"
+            "  --paper DIR         write the paper's 30 traces into DIR, made if missing\n"
+            "                      (100 sessions each):\n"
             "                      lmsys_sps=R_nums=100, sharegpt_sps=R_nums=100 and\n"
             "                      swebench_sps=R_art=A_nums=100 for R in 0.25 0.5 1 2 5 10,\n"
             "                      A in 5 7.5 10\n"
@@ -59,7 +60,21 @@ static void gen_usage(FILE *f) {
             "\n"
             "Defaults per kind: marconi gen KIND --show.  Spec strings for other commands:\n"
             "\"lmsys:sps=0.5,sessions=100,seed=1\".  docs/traces.md has the models.\n"
-            "Errors: 'marconi: --option: message' or 'marconi: FILE:0: message', exit 2.\n");
+            "Errors: 'marconi: --option: message' or 'marconi: FILE:0: message', exit 2\n"
+            "(exit 1 when a write fails).  Temp files (FILE.tmp.PID) of runs that died are\n"
+            "removed on start; an interrupted run (SIGINT, SIGTERM) removes its own.\n");
+}
+
+/* The exit status of a failed write: 1 when the writing itself failed (a
+ * full disk), 2 when the path was the problem. */
+static int write_status(const char *msg) { return strstr(msg, ": write failed: ") ? MU_EXIT_FAIL : MU_EXIT_USAGE; }
+
+/* Remove path's temp files left by processes that died (mu_atomic_clean),
+ * with a note. */
+static void clean_stale(const char *path) {
+    char first[4200];
+    int n = mu_atomic_clean(path, first, sizeof first);
+    if (n) mu_err(MU_EXIT_OK, "gen: removed %d stale temp file%s of a process gone: %s%s", n, n > 1 ? "s" : "", first, n > 1 ? ", ..." : "");
 }
 
 /* Write a trace to path by its extension; 0 or -1 with err set. */
@@ -121,10 +136,8 @@ static void *worker(void *arg) {
 static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, long long jobs) {
     static const double sps[] = {0.25, 0.5, 1, 2, 5, 10};
     static const double art[] = {5, 7.5, 10};
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return mu_err(MU_EXIT_USAGE, "--paper: '%s' is not a folder", dir);
-    }
+    if (!dir[0]) return mu_bad_opt("paper", dir, "is empty: name a folder");
+    if (mu_mkdirs(dir) != 0) return mu_err(MU_EXIT_USAGE, "--paper: cannot make the folder '%s': %s", dir, strerror(errno));
     pool p = {calloc(30, sizeof(pjob)), 0, 0, PTHREAD_MUTEX_INITIALIZER};
     if (!p.job) {
         return mu_err(MU_EXIT_FAIL, "out of memory");
@@ -148,6 +161,7 @@ static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, l
                              over->sessions, fmt);
                 }
                 snprintf(j->path, sizeof j->path, "%s/%s", dir, name);
+                clean_stale(j->path);
             }
     double t0 = mu_now();
     int nt = (int)(jobs < p.n ? jobs : p.n);
@@ -159,7 +173,7 @@ static int run_paper(const char *dir, const tr_gen_cfg *over, const char *fmt, l
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     int rc = MU_EXIT_OK;
     for (int i = 0; i < p.n; i++)
-        if (p.job[i].rc) rc = mu_err(MU_EXIT_USAGE, "%s", p.job[i].msg);
+        if (p.job[i].rc) rc = mu_err(write_status(p.job[i].msg), "%s", p.job[i].msg);
     if (!rc) printf("wrote %d traces to %s in %.1f s (%d at once)\n", p.n, dir, mu_now() - t0, started ? started : 1);
     free(p.job);
     return rc;
@@ -275,6 +289,11 @@ int cmd_gen(int argc, char **argv) {
         rc = mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.jsonl.gz)");
         goto done;
     }
+    if (!*out) {
+        rc = mu_bad_opt("output", out, "is empty: name a file, or - for stdout");
+        goto done;
+    }
+    clean_stale(out);
     tr_trace t;
     if (tr_gen(&cfg, &t, &e) != 0) {
         int oom = !strncmp(e.msg, "out of memory", 13);
@@ -282,7 +301,9 @@ int cmd_gen(int argc, char **argv) {
         goto done;
     }
     if (write_trace(&t, out, &e) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", e.msg);
+        /* "-:0: why" reads better as "stdout: why" */
+        rc = mu_err(write_status(e.msg), "%s%s", !strncmp(e.msg, "-:0: ", 5) ? "stdout: " : "",
+                    !strncmp(e.msg, "-:0: ", 5) ? e.msg + 5 : e.msg);
         tr_free(&t);
         goto done;
     }

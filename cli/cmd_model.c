@@ -14,6 +14,9 @@
 #include "cli/cmds.h"
 #include "base/util.h"
 
+/* The header of --csv: the help names these very columns. */
+static const char CSV_HEADER[] = "model,n_attn,n_ssm,n_mlp,d,n,length,flops,state_bytes,efficiency";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: marconi model [--model NAME | --model-file F.json]... [options]\n"
@@ -24,14 +27,17 @@ static void usage(FILE *f) {
             "  --model NAME        hybrid-7b (default), tiny, tiny-gqa; repeatable\n"
             "  --model-file F      a JSON model; repeatable\n"
             "  --lengths LIST      sequence lengths (default 1,10,100,1000,2000,4000,8000,16000,32000)\n"
-            "  --csv               one CSV table: model,n_attn,n_ssm,n_mlp,d,n,length,efficiency,...\n"
-            "  -h, --help          this text\n");
+            "  --csv               one CSV table, a row a model and length (columns below)\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "--csv columns: %s\n",
+            CSV_HEADER);
 }
 
 static void report(const fl_model *m, const int64_t *len, int nlen, int csv, int first) {
     int64_t S = fl_ssm_state_bytes(m), K = fl_kv_bytes_per_token(m);
     if (csv) {
-        if (first) printf("model,n_attn,n_ssm,n_mlp,d,n,length,flops,state_bytes,efficiency\n");
+        if (first) printf("%s\n", CSV_HEADER);
         for (int i = 0; i < nlen; i++) {
             char f[48], e[48];
             fl_i128 fl = fl_total(fl_prefix_flops(m, len[i]));

@@ -21,7 +21,8 @@ static void pack_usage(FILE *f) {
             "reads packed traces; they load an order of magnitude faster than .jsonl.gz.\n"
             "\n"
             "options:\n"
-            "  -o, --output FILE   where to write (required; not .gz)\n"
+            "  -o, --output FILE   where to write (required; not .gz; - for stdout, the\n"
+            "                      summary line then goes to stderr)\n"
             "  --level N           zlib level 0-9 (default 6)\n"
             "  --block-tokens N    pool tokens per compressed block (default 1048576)\n"
             "  --keep-bases        keep each request's base as loaded (the session's\n"
@@ -29,7 +30,16 @@ static void pack_usage(FILE *f) {
             "  --verify            reload the file and compare every request's tokens\n"
             "  -h, --help          this text\n"
             "\n"
-            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2.\n");
+            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2\n"
+            "(exit 1 when a write fails).\n");
+}
+
+/* "-:0: why" (the stdout output's) reads better as "stdout: why"; a failed
+ * write is exit 1, a bad path or input exit 2. */
+static int out_err(const char *msg) {
+    int st = strstr(msg, ": write failed: ") ? MU_EXIT_FAIL : MU_EXIT_USAGE;
+    if (!strncmp(msg, "-:0: ", 5)) return mu_err(st, "stdout: %s", msg + 5);
+    return mu_err(st, "%s", msg);
 }
 
 static int verify(const tr_trace *a, const char *path) {
@@ -96,6 +106,10 @@ int cmd_pack(int argc, char **argv) {
     if (!out) {
         return mu_err(MU_EXIT_USAGE, "--output: required (e.g. -o trace.mtrace)");
     }
+    if (!*out) return mu_bad_opt("output", out, "is empty: name a file, or - for stdout");
+    struct stat st;
+    if (check && (!strcmp(out, "-") || mu_is_stdout(out) || (stat(out, &st) == 0 && !S_ISREG(st.st_mode))))
+        return mu_bad_opt("output", out, "is not a regular file: --verify reads the output back");
     tr_trace t;
     tr_err e;
     double t0 = mu_now();
@@ -107,16 +121,16 @@ int cmd_pack(int argc, char **argv) {
     tr_pack_info info;
     if (tr_pack_write_info(&t, out, &o, &info, &e) != 0) {
         tr_free(&t);
-        return mu_err(MU_EXIT_USAGE, "%s", e.msg);
+        return out_err(e.msg);
     }
     double t2 = mu_now();
     if (check && verify(&t, out)) {
         tr_free(&t);
         return MU_EXIT_FAIL;
     }
-    struct stat st;
     long long in_bytes = stat(argv[optind], &st) == 0 ? (long long)st.st_size : -1;
-    printf("%s: %zu requests, %zu sessions; pool %llu -> %llu tokens (%llu requests rebased); %llu bytes (source %lld "
+    /* the packed bytes on stdout: the summary may not go there too */
+    fprintf(mu_is_stdout(out) ? stderr : stdout, "%s: %zu requests, %zu sessions; pool %llu -> %llu tokens (%llu requests rebased); %llu bytes (source %lld "
            "bytes); read %.2f s, packed %.2f s%s\n",
            out, t.n, t.n_sessions, (unsigned long long)info.pool_in, (unsigned long long)info.pool_out,
            (unsigned long long)info.rebased, (unsigned long long)info.file_bytes, in_bytes, t1 - t0, t2 - t1,

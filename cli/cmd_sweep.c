@@ -11,13 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "base/util.h"
+#include "cache/cache.h"
+#include "cli/cli.h"
 #include "cli/cmds.h"
 #include "cli/opts.h"
 #include "cli/sweep.h"
 
 static void usage(FILE *f) {
+    char presets[256] = "";
+    for (int i = 0; fl_preset_names[i]; i++) {
+        if (i) strcat(presets, ", ");
+        strcat(presets, fl_preset_names[i]);
+    }
     fprintf(f,
             "usage: marconi sweep --trace T [--trace T ...] --capacity LIST [options]\n"
             "       marconi sweep --merge DIR\n"
@@ -37,7 +43,8 @@ static void usage(FILE *f) {
             "                    marconi's starting alpha (the first value)\n"
             "  --capacity LIST   bytes: 1e9,3GB,2.5GiB (required)\n"
             "  --block-size LIST block sizes of block admission (vllm+) (default 32)\n"
-            "  --model LIST      presets (hybrid-7b, tiny) or model JSON files (default hybrid-7b)\n"
+            "  --model LIST      presets (%s) or model JSON files\n"
+            "                    (default hybrid-7b)\n"
             "\n"
             "every run: --timing, --ttft-model, --mfu, --gpus, --tpot, --chunk, --no-vanilla,\n"
             "  --buckets, --bootstrap, --retune, --score-last, --compat, --quirks, --composition:\n"
@@ -48,11 +55,17 @@ static void usage(FILE *f) {
             "  -o DIR            output folder (default results)\n"
             "  --shard K/N       run grid indices i with i mod N == K (0 <= K < N), into\n"
             "                    files named *.shardK-of-N.*; then marconi sweep --merge DIR\n"
-            "  --merge DIR       join the shards' files in DIR into runs.csv, runs.jsonl, ...\n"
-            "  --dry-run         print the grid's size and exit\n"
+            "  --merge DIR       join the shards' files in DIR into runs.csv, runs.jsonl,\n"
+            "                    ..., after checking that they hold every run once\n"
+            "  --dry-run         print the grid's size (traces x models x capacities x the\n"
+            "                    runs each: systems, marconi-static once per alpha, vllm+\n"
+            "                    once per block size) and exit\n"
             "\n"
             "An interrupted sweep, started again with the same grid and -o, skips the runs\n"
-            "it already finished (DIR/.journal).  A progress bar shows on a terminal.\n");
+            "it already finished (DIR/.journal, each record checksummed); a trace, model\n"
+            "file or profile whose contents changed makes another grid, which starts over.\n"
+            "A progress bar shows on a terminal; the summary line goes to stdout.\n",
+            presets);
 }
 
 /* parse_args's answer when the command goes on. */
@@ -179,12 +192,37 @@ static int execute(sweep *s, const sweep_args *a) {
         return mu_err(MU_EXIT_FAIL, "%s", s->err);
     failed = sw_pool_run(s, SW_RUNS, s->nleft, threads);
     /* what finished is written even when a run failed */
-    if (sw_write_outputs(s, err, sizeof err)) return mu_err(MU_EXIT_USAGE, "%s", err);
+    if (sw_write_outputs(s, err, sizeof err))
+        return mu_err(strstr(err, ": write failed: ") ? MU_EXIT_FAIL : MU_EXIT_USAGE, "%s", err);
     sw_journal_close(s);
     if (failed) return mu_err(MU_EXIT_FAIL, "%s", s->err);
-    fprintf(stderr, "marconi: sweep: %zu runs in %.1f s on %d threads -> %s/runs%s.csv\n", s->total, mu_now() - s->t0,
-            threads, a->out, s->suffix);
+    printf("%zu runs in %.1f s on %d thread%s -> %s/runs%s.csv\n", s->total, mu_now() - s->t0, threads,
+           threads == 1 ? "" : "s", a->out, s->suffix);
     return MU_EXIT_OK;
+}
+
+/* --dry-run: the grid's size with every factor shown, e.g. "60 runs in
+ * the grid: 2 traces x 1 model x 2 capacities x 15 runs each (vllm+,
+ * sglang+, marconi, marconi-static x 12 alphas); 60 in this shard". */
+static void dry_run(const sweep *s) {
+    const sw_axes *ax = &s->ax;
+    int nal = ax->text[SW_AXIS_ALPHA].n, nbl = ax->text[SW_AXIS_BLOCK].n, ncap = ax->text[SW_AXIS_CAPACITY].n, each = 0;
+    char what[2048];
+    size_t len = 0;
+    what[0] = '\0';
+    for (int i = 0; i < ax->text[SW_AXIS_SYSTEMS].n && len < sizeof what - 64; i++) {
+        const sim_system *sys = ax->sys[i];
+        /* as the grid walks it (sweep_grid.c): a block size past the first
+         * for block admission only, an alpha for marconi-static only */
+        int blocks = sys->adm->layout == RT_BLOCK ? nbl : 1, alphas = !strcmp(sys->name, "marconi-static") ? nal : 1;
+        each += blocks * alphas;
+        len += (size_t)snprintf(what + len, sizeof what - len, "%s%.40s", i ? ", " : "", sys->name);
+        if (alphas > 1) len += (size_t)snprintf(what + len, sizeof what - len, " x %d alphas", alphas);
+        if (blocks > 1) len += (size_t)snprintf(what + len, sizeof what - len, " x %d block sizes", blocks);
+    }
+    printf("%zu run%s in the grid: %zu trace%s x %zu model%s x %d capacit%s x %d run%s each (%s); %zu in this shard\n",
+           s->ngrid, s->ngrid == 1 ? "" : "s", s->ntr, s->ntr == 1 ? "" : "s", s->nmo, s->nmo == 1 ? "" : "s", ncap,
+           ncap == 1 ? "y" : "ies", each, each == 1 ? "" : "s", what, s->nruns);
 }
 
 static int run(sweep *s, const sweep_args *a) {
@@ -192,8 +230,7 @@ static int run(sweep *s, const sweep_args *a) {
     int rc = plan(s, a);
     if (rc != MU_EXIT_OK) return rc;
     if (a->dry) {
-        printf("%zu traces x %zu models x %d capacities: %zu runs in the grid, %zu in this shard\n", s->ntr, s->nmo,
-               s->ax.text[SW_AXIS_CAPACITY].n, s->ngrid, s->nruns);
+        dry_run(s);
         return MU_EXIT_OK;
     }
     return execute(s, a);

@@ -67,6 +67,7 @@ typedef struct sw_trace {
     int is_gen;      /* 1: generated from gen; 0: read from the file label */
     tr_gen_cfg gen;  /* the generator's configuration (is_gen) */
     tr_trace tr;     /* the requests, once SW_LOAD has run */
+    uint64_t content; /* a file's: mu_hash_file of its bytes, taken by SW_LOAD before loading it */
 } sw_trace;
 
 /* One model of the grid. */
@@ -140,7 +141,8 @@ typedef struct sweep {
     size_t ngrid;              /* runs in the whole grid, every shard */
     sim_cfg base;              /* the options every run shares (owns the TTFT profile) */
     int composition;           /* --composition: composition samples and composition.csv */
-    uint64_t fp;               /* sw_fingerprint: which grid a journal belongs to */
+    uint64_t fp;               /* sw_fingerprint: which grid a journal belongs to (every shard's the same) */
+    long long shard, nshards;  /* --shard K/N (0/1 without) */
     /* the results */
     sw_out *out;               /* [ngrid] the rows, by grid index */
     sim_dist *vanilla;         /* [ntr * nmo] no-cache TTFT, [trace * nmo + model] */
@@ -180,12 +182,17 @@ int sw_models_load(sweep *s);
 int sw_capacity_check(const sweep *s);
 /* Fill s->runs with the runs of shard K of N, in grid order; likewise. */
 int sw_grid_expand(sweep *s, long long shard, long long nshards);
-/* FNV-1a over everything that shapes the rows. */
+/* A hash of everything that shapes the rows of the whole grid (not of one
+ * shard: every shard of a grid has the same): the traces (a file's bytes,
+ * a generator's settings), the models' shapes, the axes, the TTFT model
+ * (a profile's every point) and the options every run shares.  Call it
+ * after SW_LOAD. */
 uint64_t sw_fingerprint(const sweep *s);
 
 /* ---- sweep_run.c: the tasks ------------------------------------------------------- */
 
-/* Load or generate t->tr.  Returns 0, or -1 with err. */
+/* Load or generate t->tr (a file's t->content hashed first).  Returns 0,
+ * or -1 with err. */
 int sw_load_trace(sw_trace *t, char *err, size_t errlen);
 /* The no-cache baseline of task k (SW_VANILLA) into s->vanilla*[k]; likewise. */
 int sw_run_vanilla(sweep *s, size_t k, char *err, size_t errlen);
@@ -197,13 +204,24 @@ char *sw_csv_header(const sweep *s);
 
 /* ---- sweep_journal.c: resuming ------------------------------------------------------ */
 
-/* Take up the finished runs of a journal of the same grid (s->resumed),
- * then rewrite it and keep it open for sw_journal_put.  Returns MU_EXIT_OK,
- * or the exit status with the message printed. */
+/* Take up the finished runs of a journal of the same grid (s->resumed;
+ * a record whose checksum fails is dropped, and so run again), then
+ * rewrite it and keep it open for sw_journal_put.  Returns MU_EXIT_OK, or
+ * the exit status with the message printed. */
 int sw_journal_open(sweep *s);
-/* Append out[idx] as one record and flush (the caller holds s->mu). */
+/* Append out[idx] as one record, its checksum last, and flush (the caller
+ * holds s->mu). */
 void sw_journal_put(sweep *s, size_t idx);
 void sw_journal_close(sweep *s);
+
+/* The header fields of a journal (sw_journal_header): 0, or -1 when line
+ * is not a journal header of this format. */
+typedef struct sw_journal_head {
+    uint64_t fp;              /* the grid's fingerprint */
+    size_t ngrid;             /* runs in the whole grid */
+    long long shard, nshards; /* which shard wrote it */
+} sw_journal_head;
+int sw_journal_header(const char *line, sw_journal_head *h);
 
 /* ---- sweep_pool.c: the workers ------------------------------------------------------ */
 
@@ -226,8 +244,11 @@ void sw_out_free(sw_out *o);
 
 /* ---- sweep_merge.c: --merge ----------------------------------------------------------- */
 
-/* Join DIR's shard files into the whole grid's.  Returns MU_EXIT_OK, or the
- * exit status with the message printed. */
+/* Join DIR's shard files into the whole grid's, after checking that they
+ * cover it exactly once: every shard K of N present, each run once and in
+ * its own shard's file, none missing (the grid's size from the shards'
+ * journals).  Returns MU_EXIT_OK, or the exit status with the message
+ * printed (what is missing named). */
 int sw_merge(const char *dir);
 
 #endif

@@ -288,35 +288,74 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
+static uint64_t fnv_str(uint64_t h, const char *s) { return fnv(h, s, strlen(s) + 1); }
+static uint64_t fnv_u64(uint64_t h, uint64_t v) { return fnv(h, &v, sizeof v); }
+static uint64_t fnv_dbl(uint64_t h, double v) { return fnv(h, &v, sizeof v); }
+
+/* A model's shapes field by field (no padding bytes hashed). */
+static uint64_t fnv_model(uint64_t h, const fl_model *m) {
+    h = fnv_str(h, m->name);
+    h = fnv_str(h, m->pattern);
+    const int64_t v[] = {m->n_attn, m->n_ssm, m->n_mlp, m->d, m->n, m->expand, m->conv_kernel, m->headdim,
+                         m->ngroups, m->n_heads, m->n_kv_heads, m->d_ff, m->vocab, m->bytes_per_elem};
+    return fnv(h, v, sizeof v);
+}
+
+/* The prefill model: a roofline's constants, a profile's every point. */
+static uint64_t fnv_ttft(uint64_t h, const ttft_model *t) {
+    h = fnv_str(h, t->name);
+    h = fnv_u64(h, (uint64_t)t->kind);
+    h = fnv_dbl(h, t->peak_flops);
+    h = fnv_dbl(h, t->mfu);
+    h = fnv_dbl(h, t->bandwidth);
+    h = fnv_dbl(h, t->weight_bytes);
+    h = fnv_dbl(h, t->overhead_s);
+    h = fnv_u64(h, t->nrows);
+    for (size_t r = 0; r < t->nrows && r < TTFT_ROWS_MAX; r++) {
+        const ttft_row *row = &t->rows[r];
+        h = fnv_dbl(h, row->cached);
+        h = fnv_u64(h, row->n);
+        if (row->n) {
+            h = fnv(h, row->x, row->n * sizeof *row->x);
+            h = fnv(h, row->ms, row->n * sizeof *row->ms);
+        }
+    }
+    return h;
+}
+
 /* Bump the version when a row's contents change for the same grid, so old
  * journals are not taken up. */
 uint64_t sw_fingerprint(const sweep *s) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    const char *ver = "marconi-sweep-3";
-    h = fnv(h, ver, strlen(ver));
+    h = fnv_str(h, "marconi-sweep-4");
+    /* the traces: a file by its bytes (a new file under the old name is
+     * another grid), a generated one by its settings */
     for (size_t i = 0; i < s->ntr; i++) {
-        h = fnv(h, s->tr[i].label, strlen(s->tr[i].label) + 1);
-        if (s->tr[i].is_gen) h = fnv(h, &s->tr[i].gen, sizeof s->tr[i].gen);
+        const sw_trace *t = &s->tr[i];
+        h = fnv_str(h, t->label);
+        if (t->is_gen) h = fnv(h, &t->gen, sizeof t->gen);
+        else h = fnv_u64(h, t->content);
     }
-    for (size_t i = 0; i < s->nmo; i++) h = fnv(h, &s->mo[i].m, sizeof s->mo[i].m);
-    for (size_t i = 0; i < s->nruns; i++) {
-        const sw_run *r = &s->runs[i];
-        h = fnv(h, &r->idx, sizeof r->idx);
-        h = fnv(h, &r->trace, sizeof r->trace);
-        h = fnv(h, &r->model, sizeof r->model);
-        h = fnv(h, &r->capacity, sizeof r->capacity);
-        h = fnv(h, &r->block, sizeof r->block);
-        h = fnv(h, r->system, strlen(r->system) + 1);
-        h = fnv(h, &r->alpha, sizeof r->alpha);
+    for (size_t i = 0; i < s->nmo; i++) {
+        h = fnv_str(h, s->mo[i].spec);
+        h = fnv_model(h, &s->mo[i].m);
     }
+    /* the axes: with the grid's order (grid_walk) they fix every run */
+    const sw_axes *ax = &s->ax;
+    for (int i = 0; i < ax->text[SW_AXIS_SYSTEMS].n; i++) h = fnv_str(h, ax->sys[i]->name);
+    h = fnv(h, ax->alpha, (size_t)ax->text[SW_AXIS_ALPHA].n * sizeof *ax->alpha);
+    h = fnv(h, ax->cap, (size_t)ax->text[SW_AXIS_CAPACITY].n * sizeof *ax->cap);
+    h = fnv(h, ax->block, (size_t)ax->text[SW_AXIS_BLOCK].n * sizeof *ax->block);
+    h = fnv_u64(h, s->ngrid);
     const sim_cfg *b = &s->base;
     h = fnv(h, &b->cache.quirks, sizeof b->cache.quirks);
+    h = fnv(h, &b->cache.bytes, sizeof b->cache.bytes);
     h = fnv(h, &b->timing, sizeof b->timing);
-    h = fnv(h, b->ttft.name, strlen(b->ttft.name));
-    h = fnv(h, &b->ttft.mfu, sizeof b->ttft.mfu);
+    h = fnv_ttft(h, &b->ttft);
     h = fnv(h, &b->tpot, sizeof b->tpot);
     h = fnv(h, &b->chunk, sizeof b->chunk);
     h = fnv(h, &b->vanilla, sizeof b->vanilla);
+    h = fnv(h, &b->nbuckets, sizeof b->nbuckets);
     h = fnv(h, b->buckets, sizeof(double) * (size_t)(b->nbuckets + 1));
     h = fnv(h, &b->tuner.multiplier, sizeof b->tuner.multiplier);
     h = fnv(h, &b->tuner.retune, sizeof b->tuner.retune);

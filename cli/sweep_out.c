@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -39,30 +38,35 @@ void sw_out_free(sw_out *o) {
     memset(o, 0, sizeof *o);
 }
 
-/* mkdir -p. */
-static int mkdirs(const char *dir) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *c = p + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(p, 0777) && errno != EEXIST) return -1;
-            *c = '/';
-        }
-    if (mkdir(p, 0777) && errno != EEXIST) return -1;
-    return 0;
+/* Remove the temp files of this sweep's own names (its files' NAME.tmp.PID
+ * and the folder probe's) that processes now gone left behind, with a note. */
+static void clean_stale(const sweep *s) {
+    char first[4200], path[4200];
+    int n = 0;
+    for (int k = 0; k < SW_NKIND; k++) {
+        snprintf(path, sizeof path, "%s/%s%s.%s", s->dir, sw_files[k].name, s->suffix, sw_files[k].ext);
+        n += mu_atomic_clean(path, n ? NULL : first, sizeof first);
+    }
+    n += mu_clean_stale(s->dir, ".write-test.", n ? NULL : first, sizeof first);
+    if (n)
+        mu_err(MU_EXIT_OK, "sweep: removed %d stale temp file%s of a process gone: %s%s", n, n > 1 ? "s" : "", first,
+               n > 1 ? ", ..." : "");
 }
 
 int sw_out_dir(sweep *s, const char *dir, long long shard, long long nshards) {
     if (nshards > 1) snprintf(s->suffix, sizeof s->suffix, ".shard%lld-of-%lld", shard, nshards);
     s->dir = dir;
+    s->shard = shard;
+    s->nshards = nshards;
+    if (!dir[0]) return mu_err(MU_EXIT_USAGE, "-o: '' is empty: name a folder (the default is results)");
     /* find out now, not after hours of runs, that the folder takes no files */
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/.write-test.%ld", dir, (long)getpid());
-    FILE *pf = mkdirs(dir) == 0 ? fopen(probe, "w") : NULL;
+    FILE *pf = mu_mkdirs(dir) == 0 ? fopen(probe, "w") : NULL;
     if (!pf) return mu_err(MU_EXIT_USAGE, "-o: cannot write into '%s': %s", dir, strerror(errno));
     fclose(pf);
     unlink(probe);
+    clean_stale(s);
     return MU_EXIT_OK;
 }
 

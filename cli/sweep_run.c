@@ -25,8 +25,20 @@
 
 int sw_load_trace(sw_trace *t, char *err, size_t errlen) {
     tr_err e;
+    char herr[256];
+    /* the bytes hashed before they are read: should the file change in
+     * between, the journal's fingerprint is of the older bytes, and a later
+     * session over the newer ones starts over rather than trusting it */
+    int hashed = t->is_gen || mu_hash_file(t->label, &t->content, herr, sizeof herr) == 0;
     int rc = t->is_gen ? tr_gen(&t->gen, &t->tr, &e) : tr_load(t->label, &t->tr, &e);
-    if (rc) snprintf(err, errlen, "%s", e.msg);
+    if (rc) {
+        snprintf(err, errlen, "%s", e.msg); /* the loader's words for a missing or bad file */
+    } else if (!hashed) {
+        snprintf(err, errlen, "%.600s:0: %s", t->label, herr);
+        tr_free(&t->tr);
+        memset(&t->tr, 0, sizeof t->tr);
+        rc = -1;
+    }
     return rc;
 }
 
