@@ -541,7 +541,7 @@ void tr_stats_print(FILE *f, const tr_trace *t, const tr_stats *s) {
     dist_row(f, "output tokens", &s->out);
     dist_row(f, "first input", &s->first_in);
     dist_row(f, "new input/turn", &s->new_in);
-    fprintf(f, "arrivals           %.1f s to %.1f s (span %.1f s): %.3g requests/s, %.3g sessions/s\n", s->ts_first,
+    fprintf(f, "arrivals           %.1f s to %.1f s (span %.1f s): %.3g requests/s, %.3g sessions/s (sessions / span)\n", s->ts_first,
             s->ts_last, s->span, s->req_rate, s->sess_rate);
     fprintf(f, "tokens             %" PRIu64 " (input %" PRIu64 ", output %" PRIu64 "); %" PRIu64
                " unique in the prefix tree; %" PRIu64 " distinct IDs\n",
