@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -20,6 +21,10 @@
 
 static const char *GOOD =
     "{\"session_id\": 0, \"turn_id\": 0, \"ts\": 0.0, \"num_input_tokens\": 3, \"num_output_tokens\": 2, "
+    "\"input_tokens\": [1, 2, 3], \"output_tokens\": [4, 5]}\n";
+/* its session's next turn */
+static const char *GOOD1 =
+    "{\"session_id\": 0, \"turn_id\": 1, \"ts\": 1.0, \"num_input_tokens\": 3, \"num_output_tokens\": 2, "
     "\"input_tokens\": [1, 2, 3], \"output_tokens\": [4, 5]}\n";
 
 /* Write text to th_dir/name, gzip'd when gz (the harness writes it plain);
@@ -56,7 +61,7 @@ static void expect_error(const char *text, int line, const char *want) {
 static void test_bad_lines(void **state) {
     char buf[4096];
     expect_error("{\"session_id\": 0,", 1, "invalid JSON");
-    snprintf(buf, sizeof buf, "%s%s{not json}\n", GOOD, GOOD);
+    snprintf(buf, sizeof buf, "%s%s{not json}\n", GOOD, GOOD1);
     expect_error(buf, 3, "invalid JSON");
     expect_error("[1, 2]\n", 1, "must be a JSON object");
     expect_error("{\"session_id\": 0, \"turn_id\": 0, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
@@ -239,6 +244,214 @@ static void test_no_output(void **state) {
     }
 }
 
+/* ---- gzip members, chunk boundaries, arrival order, the fast path ---------------- */
+
+/* n requests, one a line; line i of session i % 3 */
+static char *lines(int n, size_t *len) {
+    size_t cap = (size_t)n * 200 + 1;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    t[0] = '\0';
+    size_t o = 0;
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(t + o, cap - o,
+                              "{\"session_id\": %d, \"turn_id\": %d, \"ts\": %d.5, \"num_input_tokens\": 2, "
+                              "\"num_output_tokens\": 1, \"input_tokens\": [%d, 7], \"output_tokens\": [9]}\n",
+                              i % 3, i / 3, i, i);
+    *len = o;
+    return t;
+}
+
+/* the gzip members of text cut at cuts[0..k), written to name */
+static const char *write_members(const char *name, const char *text, size_t len, const size_t *cuts, int k) {
+    const char *p = th_path(name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    size_t from = 0;
+    for (int i = 0; i <= k; i++) {
+        size_t to = i < k ? cuts[i] : len;
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        size_t cap = deflateBound(&z, (uLong)(to - from)) + 64;
+        unsigned char *out = malloc(cap);
+        z.next_in = (Bytef *)text + from;
+        z.avail_in = (uInt)(to - from);
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+        fwrite(out, 1, cap - z.avail_out, f);
+        deflateEnd(&z);
+        free(out);
+        from = to;
+    }
+    fclose(f);
+    return p;
+}
+
+static void same_trace(const tr_trace *a, const tr_trace *b) {
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->total_in, b->total_in);
+    assert_int_equal(a->total_out, b->total_out);
+    int32_t *x = malloc((a->max_len + 1) * 4), *y = malloc((b->max_len + 1) * 4);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_true(a->req[i].ts == b->req[i].ts);
+        assert_int_equal(a->req[i].session_id, b->req[i].session_id);
+        uint32_t n = tr_tokens(a, i, x);
+        assert_int_equal(tr_tokens(b, i, y), n);
+        assert_memory_equal(x, y, n * 4);
+    }
+    free(x);
+    free(y);
+}
+
+/* Concatenated gzip members are one stream (gzip -d reads them so), cut
+ * between lines or inside one: they read exactly as the plain file. */
+static void test_gzip_members(void **state) {
+    size_t len;
+    char *text = lines(40, &len);
+    const char *plain = write_trace("m.jsonl", text, 0);
+    tr_trace t, u;
+    tr_err e;
+    assert_int_equal(tr_load(plain, &t, &e), 0);
+    size_t at_line = (size_t)(strchr(text + len / 2, '\n') - text) + 1;
+    size_t cuts[][3] = {{at_line, 0, 0}, {len / 3, len / 2, 2 * len / 3}, {1, 2, len - 1}};
+    int ks[] = {1, 3, 3};
+    for (int c = 0; c < 3; c++) {
+        const char *p = write_members("m.jsonl.gz", text, len, cuts[c], ks[c]);
+        if (tr_load(p, &u, &e)) fail_msg("%s", e.msg);
+        same_trace(&t, &u);
+        tr_free(&u);
+    }
+    /* an empty member among them is a member too */
+    size_t empty[2] = {at_line, at_line};
+    const char *p = write_members("m.jsonl.gz", text, len, empty, 2);
+    if (tr_load(p, &u, &e)) fail_msg("%s", e.msg);
+    same_trace(&t, &u);
+    tr_free(&u);
+    tr_free(&t);
+    free(text);
+}
+
+/* Lines far longer than the reader's chunks (a small, very compressible
+ * gzip file gets small chunks): gathered across them as in one piece. */
+static void test_gzip_long_lines(void **state) {
+    int n = 60000;
+    size_t cap = (size_t)n * 4 * 3 + 1000, o = 0;
+    char *text = malloc(cap);
+    for (int l = 0; l < 3; l++) {
+        o += (size_t)snprintf(text + o, cap - o,
+                              "{\"session_id\": %d, \"turn_id\": 0, \"ts\": %d, \"num_input_tokens\": %d, "
+                              "\"num_output_tokens\": 0, \"input_tokens\": [",
+                              l, l, n);
+        for (int i = 0; i < n; i++) o += (size_t)snprintf(text + o, cap - o, i ? ", %d" : "%d", i % 10);
+        o += (size_t)snprintf(text + o, cap - o, "], \"output_tokens\": []}\n");
+    }
+    const char *plain = write_trace("long.jsonl", text, 0);
+    size_t none = 0;
+    const char *gz = write_members("long.jsonl.gz", text, o, &none, 0);
+    tr_trace t, u;
+    tr_err e;
+    if (tr_load(plain, &t, &e)) fail_msg("%s", e.msg);
+    if (tr_load(gz, &u, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(t.n, 3);
+    assert_int_equal(t.total_in, 3 * (uint64_t)n);
+    same_trace(&t, &u);
+    tr_free(&t);
+    tr_free(&u);
+    free(text);
+}
+
+/* Requests in arrival order: ts never decreasing, each session's turn_ids
+ * increasing.  Equal ts are fine; the writers refuse a trace out of order
+ * (so nothing is written that cannot be read back). */
+static void test_order(void **state) {
+    tr_trace t;
+    tr_err e;
+    const char *L0 = "{\"session_id\": 0, \"turn_id\": 0, \"ts\": 1, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                     "\"input_tokens\": [1], \"output_tokens\": []}\n";
+    const char *L1 = "{\"session_id\": 1, \"turn_id\": 0, \"ts\": 1, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                     "\"input_tokens\": [1], \"output_tokens\": []}\n";
+    const char *L2 = "{\"session_id\": 0, \"turn_id\": 5, \"ts\": 0.5, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                     "\"input_tokens\": [1], \"output_tokens\": []}\n";
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s%s", L0, L1); /* the same ts twice: in order */
+    const char *p = write_trace("tie.jsonl", buf, 0);
+    if (tr_load(p, &t, &e)) fail_msg("%s", e.msg);
+    tr_free(&t);
+    snprintf(buf, sizeof buf, "%s\n\n%s", L0, L2);
+    expect_error(buf, 4, "\"ts\" 0.5 is earlier than line 1's 1.0: requests must be in arrival order");
+    snprintf(buf, sizeof buf, "%s%s%s", L0, L1, L0);
+    expect_error(buf, 3, "session 0 turn 0 again (line 1 has it)");
+    /* gzip'd, the same check */
+    snprintf(buf, sizeof buf, "%s%s", L0, L2);
+    p = write_trace("back.jsonl.gz", buf, 1);
+    assert_int_equal(tr_load(p, &t, &e), -1);
+    assert_non_null(strstr(e.msg, ":2: \"ts\" 0.5 is earlier than line 1's 1.0"));
+    /* an in-memory trace out of order: neither writer takes it */
+    tr_builder *b = tr_builder_new();
+    int32_t x[2] = {1, 2};
+    assert_int_equal(tr_builder_add(b, 0, 1, 2.0, x, 2, NULL, 0, &e), 0);
+    assert_int_equal(tr_builder_add(b, 0, 0, 1.0, x, 1, NULL, 0, &e), 0);
+    assert_int_equal(tr_builder_finish(b, &t, "mem", &e), 0);
+    assert_int_equal(tr_check_order(&t, "x", &e), -1);
+    assert_int_equal(tr_write_jsonl(&t, th_path("w.jsonl"), &e), -1);
+    assert_non_null(strstr(e.msg, "not in arrival order: request 1: \"ts\" 1.0 is earlier than request 0's 2.0"));
+    assert_int_equal(tr_pack_write(&t, th_path("w.mtrace"), NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "not in arrival order"));
+    assert_int_equal(access(th_path("w.jsonl"), F_OK), -1);
+    tr_free(&t);
+}
+
+/* The fast parser takes only JSON numbers: what jansson refuses, it leaves
+ * to jansson (which then gives the error). */
+static void test_fast_path_numbers(void **state) {
+    static const char *good[] = {"0", "0.0", "0.5", "10", "1e3", "1E+3", "2.5e-1", "-0"};
+    static const char *bad[] = {"01", "0.", "-.5", ".5", "1.e5", "+1", "1e", "1e+", "00", "0x10", "--1", "1..2"};
+    char line[512];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(line, sizeof line,
+                 "{\"session_id\": 0, \"turn_id\": 0, \"ts\": %s, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}",
+                 good[i]);
+        if (tr_jsonl_line_selfcheck(line, strlen(line)) != 1) fail_msg("the fast parser does not take \"ts\": %s", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(line, sizeof line,
+                 "{\"session_id\": 0, \"turn_id\": 0, \"ts\": %s, \"num_input_tokens\": 1, \"num_output_tokens\": 0, "
+                 "\"input_tokens\": [1], \"output_tokens\": []}\n",
+                 bad[i]);
+        if (tr_jsonl_line_selfcheck(line, strlen(line) - 1) != 0) fail_msg("the fast parser takes \"ts\": %s", bad[i]);
+        expect_error(line, 1, "invalid JSON at column");
+    }
+}
+
+/* --score-last 0 is defined: every request so far, as a count at least the
+ * replay's length gives. */
+static void test_score_last_zero(void **state) {
+    const char *p = th_path("tune.jsonl");
+    assert_int_equal(th_run(cmd_gen, "gen", "lmsys", "--sessions", "20", "--seed", "12", "--sps", "2", "--max-tokens",
+                            "3000", "-o", p, NULL),
+                     0);
+    static char a[sizeof th_out], b[sizeof th_out];
+    const char *keys[] = {"\"final_alpha\"", "\"token_hit_rate\"", "\"tuning_scores\""};
+    assert_int_equal(th_run(cmd_sim, "sim", p, "--capacity", "300MB", "--bootstrap", "1", "--score-last", "0", "--json",
+                            "--threads", "1", NULL),
+                     0);
+    snprintf(a, sizeof a, "%s", th_out);
+    assert_int_equal(th_run(cmd_sim, "sim", p, "--capacity", "300MB", "--bootstrap", "1", "--score-last",
+                            "1000000000", "--json", "--threads", "1", NULL),
+                     0);
+    snprintf(b, sizeof b, "%s", th_out);
+    for (int k = 0; k < 3; k++) {
+        const char *x = strstr(a, keys[k]), *y = strstr(b, keys[k]);
+        assert_non_null(x);
+        assert_non_null(y);
+        size_t n = strcspn(x, "]}");
+        assert_true(n == strcspn(y, "]}") && !strncmp(x, y, n));
+    }
+}
+
 /* ---- the CLI -------------------------------------------------------------------- */
 
 static void test_cli_errors(void **state) {
@@ -281,6 +494,11 @@ int main(void) {
         cmocka_unit_test(test_missing_and_broken_files),
         cmocka_unit_test(test_odd_but_good),
         cmocka_unit_test(test_no_output),
+        cmocka_unit_test(test_gzip_members),
+        cmocka_unit_test(test_gzip_long_lines),
+        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_fast_path_numbers),
+        cmocka_unit_test(test_score_last_zero),
         cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, th_setup, th_teardown);

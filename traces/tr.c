@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,6 +21,165 @@ void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
     va_end(ap);
+}
+
+/* ---- what the readers share ------------------------------------------------ */
+
+struct tr_order_s {
+    int64_t id;    /* session_id */
+    int64_t turn;  /* its latest turn_id */
+    uint64_t at;   /* where that was */
+    int used;      /* slot taken */
+};
+
+static int order_grow(tr_order *o) {
+    size_t nc = o->cap ? o->cap * 2 : 256;
+    struct tr_order_s *ns = calloc(nc, sizeof *ns);
+    if (!ns) return -1;
+    for (size_t i = 0; i < o->cap; i++) {
+        if (!o->s[i].used) continue;
+        size_t h = mu_hash64((uint64_t)o->s[i].id) & (nc - 1);
+        while (ns[h].used) h = (h + 1) & (nc - 1);
+        ns[h] = o->s[i];
+    }
+    free(o->s);
+    o->s = ns;
+    o->cap = nc;
+    return 0;
+}
+
+int tr_order_check(tr_order *o, int64_t session_id, int64_t turn_id, double ts, uint64_t at, const char *unit,
+                   char *why, size_t whylen) {
+    char a[40], b[40];
+    if (o->any && ts < o->ts) {
+        snprintf(why, whylen,
+                 "\"ts\" %s is earlier than %s %llu's %s: requests must be in arrival order (ts never decreasing)",
+                 mu_fmt_double(ts, a), unit, (unsigned long long)o->ts_at, mu_fmt_double(o->ts, b));
+        return -1;
+    }
+    if (o->n * 2 + 2 > o->cap && order_grow(o)) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    size_t h = mu_hash64((uint64_t)session_id) & (o->cap - 1);
+    while (o->s[h].used && o->s[h].id != session_id) h = (h + 1) & (o->cap - 1);
+    struct tr_order_s *e = &o->s[h];
+    if (e->used && turn_id <= e->turn) {
+        if (turn_id == e->turn)
+            snprintf(why, whylen, "session %lld turn %lld again (%s %llu has it): a (session_id, turn_id) appears once",
+                     (long long)session_id, (long long)turn_id, unit, (unsigned long long)e->at);
+        else
+            snprintf(why, whylen,
+                     "session %lld turn %lld comes after its turn %lld (%s %llu): a session's turn_ids must increase",
+                     (long long)session_id, (long long)turn_id, (long long)e->turn, unit, (unsigned long long)e->at);
+        return -1;
+    }
+    if (!e->used) {
+        e->used = 1;
+        e->id = session_id;
+        o->n++;
+    }
+    e->turn = turn_id;
+    e->at = at;
+    o->ts = ts;
+    o->ts_at = at;
+    o->any = 1;
+    return 0;
+}
+
+void tr_order_free(tr_order *o) {
+    free(o->s);
+    memset(o, 0, sizeof *o);
+}
+
+int tr_check_order(const tr_trace *t, const char *path, tr_err *err) {
+    tr_order o;
+    memset(&o, 0, sizeof o);
+    char why[TR_ERR_MAX];
+    int rc = 0;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        const tr_req *r = &t->req[i];
+        if (tr_order_check(&o, r->session_id, r->turn_id, r->ts, i, "request", why, sizeof why)) {
+            tr_errf(err, path, 0, "not in arrival order: request %zu: %s", i, why);
+            rc = -1;
+        }
+    }
+    tr_order_free(&o);
+    return rc;
+}
+
+int tr_check_fd(int fd, const char *path, const char *what, tr_err *err) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        tr_errf(err, path, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        tr_errf(err, path, 0, "is a directory, not %s", what);
+        return -1;
+    }
+    return 0;
+}
+
+int tr_has_bom(const void *p, size_t n) { return n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0; }
+
+/* Code points a terminal shows as nothing (or as a space). */
+static const char *invisible(uint32_t cp) {
+    switch (cp) {
+    case 0x00a0: return "a no-break space";
+    case 0x00ad: return "a soft hyphen";
+    case 0x200b: return "a zero-width space";
+    case 0x200c: return "a zero-width non-joiner";
+    case 0x200d: return "a zero-width joiner";
+    case 0x200e: return "a left-to-right mark";
+    case 0x200f: return "a right-to-left mark";
+    case 0x2028: return "a line separator";
+    case 0x2029: return "a paragraph separator";
+    case 0x2060: return "a word joiner";
+    case 0xfeff: return "a UTF-8 byte-order mark";
+    }
+    return NULL;
+}
+
+void tr_visible(const char *s, char *out, size_t outlen) {
+    size_t o = 0;
+    if (!outlen) return;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 1 < outlen;) {
+        char piece[64];
+        size_t len = 1;
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(piece, sizeof piece, "\\x%02X", *p);
+        } else if (*p < 0x80) {
+            piece[0] = (char)*p;
+            piece[1] = '\0';
+        } else {
+            uint32_t cp = 0;
+            size_t k = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
+            int ok = k > 0;
+            for (size_t i = 1; ok && i < k; i++) ok = (p[i] & 0xc0) == 0x80;
+            if (ok) {
+                cp = k == 2 ? (uint32_t)(p[0] & 0x1f) : k == 3 ? (uint32_t)(p[0] & 0x0f) : (uint32_t)(p[0] & 0x07);
+                for (size_t i = 1; i < k; i++) cp = cp << 6 | (uint32_t)(p[i] & 0x3f);
+            }
+            const char *name = ok ? invisible(cp) : NULL;
+            if (!ok) {
+                snprintf(piece, sizeof piece, "\\x%02X", *p);
+            } else if (name) {
+                snprintf(piece, sizeof piece, "U+%04X (%s)", (unsigned)cp, name);
+                len = k;
+            } else {
+                memcpy(piece, p, k);
+                piece[k] = '\0';
+                len = k;
+            }
+        }
+        size_t pl = strlen(piece);
+        if (o + pl >= outlen) break;
+        memcpy(out + o, piece, pl);
+        o += pl;
+        p += len;
+    }
+    out[o] = '\0';
 }
 
 /* ---- builder ------------------------------------------------------------ */
@@ -310,6 +470,7 @@ int tr_format_req(mu_buf *b, int64_t session_id, int64_t turn_id, double ts, con
 int tr_write_jsonl(const tr_trace *t, const char *path, tr_err *err) {
     mu_atomic_file af;
     char e[256];
+    if (tr_check_order(t, path, err)) return -1;
     if (mu_atomic_open(&af, path, e, sizeof e) != 0) {
         tr_errf(err, path, 0, "%s", e);
         return -1;

@@ -109,4 +109,52 @@ int tr_format_req(mu_buf *b, int64_t session_id, int64_t turn_id, double ts, con
 void tr_errf(tr_err *err, const char *path, uint64_t line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- what the readers share (tr_json.c, tr_pack.c, tr_convert.c, tr_tok.c) ---- */
+
+/* Arrival order.  A trace lists its requests as they arrive: ts never
+ * decreases from one request to the next, and within a session turn_id
+ * increases (so no (session_id, turn_id) repeats).  The readers enforce it
+ * (the builder takes a session's previous request as its base, and the
+ * replay takes requests in file order: a trace out of order would replay
+ * differently from what its ts say).  tr_order_check is given each request
+ * with where it is (a line of a JSONL file, an index of a packed one, named
+ * by unit: "line", "request"); it returns 0, or -1 with why set ("\"ts\" 1.5
+ * is earlier than line 4's 7: ...").  tr_order_free releases its table. */
+typedef struct tr_order {
+    double ts;             /* the latest ts, and where it was */
+    uint64_t ts_at;
+    int any;               /* a request was seen */
+    struct tr_order_s *s;  /* sessions: last turn and where (open addressing) */
+    size_t n, cap;         /* sessions, slots */
+} tr_order;
+int tr_order_check(tr_order *o, int64_t session_id, int64_t turn_id, double ts, uint64_t at, const char *unit,
+                   char *why, size_t whylen);
+void tr_order_free(tr_order *o);
+
+/* Is the whole trace in arrival order (as above)?  The writers check, so
+ * that nothing is written that the readers would refuse.  0, or -1 with
+ * err set ("path:0: request 5: ..."). */
+int tr_check_order(const tr_trace *t, const char *path, tr_err *err);
+
+/* Is fd (opened on path) something a reader can read?  0, or -1 with err
+ * set: "path:0: is a directory, not WHAT". */
+int tr_check_fd(int fd, const char *path, const char *what, tr_err *err);
+
+/* Does p[0..n) begin with a UTF-8 byte-order mark (EF BB BF)?  The readers
+ * name it (TR_BOM_MSG) rather than report an invisible character. */
+int tr_has_bom(const void *p, size_t n);
+#define TR_BOM_MSG "a UTF-8 byte-order mark (bytes EF BB BF) starts the file: save it without one"
+
+/* Copy s into out (outlen bytes, NUL-terminated), with what a terminal
+ * would not show spelled out: control bytes as \xNN, invisible code points
+ * as U+XXXX and their name (U+200B (a zero-width space)), so an error
+ * quoting a bad token shows what is there. */
+void tr_visible(const char *s, char *out, size_t outlen);
+
+/* For the tests and the fuzz targets: parse one JSONL line with both
+ * parsers of tr_json.c.  Returns 1 when the fast parser takes it (and then
+ * jansson must read the same values), 0 when it leaves it to jansson, -1
+ * when they disagree (a bug). */
+int tr_jsonl_line_selfcheck(const char *p, size_t n);
+
 #endif

@@ -195,7 +195,9 @@ static int one_value(const char *path, const char *p, size_t n, uint64_t line, v
     json_error_t je;
     json_t *v = json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v) {
-        tr_errf(err, path, line + (je.line > 0 ? (uint64_t)je.line - 1 : 0), "invalid JSON: %s", je.text);
+        char vis[TR_ERR_MAX / 2];
+        tr_visible(je.text, vis, sizeof vis); /* what jansson quotes may be invisible */
+        tr_errf(err, path, line + (je.line > 0 ? (uint64_t)je.line - 1 : 0), "invalid JSON: %s", vis);
         return -1;
     }
     int r = fn(ctx, v, line);
@@ -535,6 +537,10 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
             tr_errf(err, files[f], 0, "cannot open: %s", strerror(errno));
             goto out;
         }
+        if (tr_check_fd(fileno(fp), files[f], "a conversation log", err)) {
+            fclose(fp);
+            goto out;
+        }
         size_t len = 0, cap = 0;
         for (;;) {
             if (len == cap) {
@@ -552,10 +558,14 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
             len += k;
             if (k == 0) break;
         }
-        int rd = ferror(fp);
+        int rd = ferror(fp), en = errno;
         fclose(fp);
         if (rd) {
-            tr_errf(err, files[f], 0, "cannot read");
+            tr_errf(err, files[f], 0, "cannot read: %s", strerror(en));
+            goto out;
+        }
+        if (tr_has_bom(buf, len)) {
+            tr_errf(err, files[f], 1, "%s", TR_BOM_MSG);
             goto out;
         }
         x.first = 1;

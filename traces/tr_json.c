@@ -14,11 +14,14 @@
  * tr_load (tr_load.c) sends every file that is not a packed trace here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "tr.h"
@@ -109,6 +112,29 @@ static const char *fast_tokens(const char *p, const char *e, ivec *a) {
     }
 }
 
+/* The end of the JSON number at p, or NULL when there is none:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static const char *json_number(const char *p, const char *e) {
+    if (p < e && *p == '-') p++;
+    if (p >= e || (unsigned)(*p - '0') >= 10) return NULL;
+    if (*p == '0') p++;
+    else
+        while (p < e && (unsigned)(*p - '0') < 10) p++;
+    if (p < e && *p == '.') {
+        const char *d = ++p;
+        while (p < e && (unsigned)(*p - '0') < 10) p++;
+        if (p == d) return NULL;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        const char *d = p;
+        while (p < e && (unsigned)(*p - '0') < 10) p++;
+        if (p == d) return NULL;
+    }
+    return p;
+}
+
 static int key_is(const char *k, size_t n, const char *lit) { return strlen(lit) == n && memcmp(k, lit, n) == 0; }
 
 /* Returns 0 when the line is one the fast path fully understands and the
@@ -148,11 +174,12 @@ static int fast_line(const char *p, const char *e, line *L) {
             p = fast_int(p, e, &L->n_out);
         } else if (key_is(k, kn, "ts")) {
             f = F_TS;
-            /* strtod needs a terminator: the number ends before , or } */
+            /* a JSON number (strtod alone would take 01, 0. or -.5);
+             * strtod needs a terminator: copy it */
             char tmp[64];
             const char *s = p;
-            while (p < e && p - s < 63 && (strchr("+-.eE", *p) || (unsigned)(*p - '0') < 10)) p++;
-            if (p == s || p - s >= 63 || *s == '+' || *s == '.') return -1;
+            p = json_number(p, e);
+            if (!p || p - s >= 63) return -1;
             memcpy(tmp, s, (size_t)(p - s));
             tmp[p - s] = '\0';
             char *end;
@@ -231,7 +258,18 @@ static int slow_line(const char *p, size_t n, line *L, const char *path, uint64_
     json_error_t je;
     json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
-        tr_errf(err, path, ln, "invalid JSON at column %d: %s", je.column, je.text);
+        if (tr_has_bom(p, n)) {
+            if (ln == 1) tr_errf(err, path, ln, "%s", TR_BOM_MSG);
+            else tr_errf(err, path, ln, "a UTF-8 byte-order mark (bytes EF BB BF) starts the line: remove it");
+            return -1;
+        }
+        /* what jansson quotes may be invisible: spell it out */
+        char vis[TR_ERR_MAX / 2];
+        tr_visible(je.text, vis, sizeof vis);
+        const char *near = strstr(je.text, "invalid token near '");
+        int num = near && strchr("-0123456789.", near[20]);
+        tr_errf(err, path, ln, "invalid JSON at column %d: %s%s", je.column, vis,
+                num ? " (a JSON number has no leading zeros and digits on both sides of its '.')" : "");
         return -1;
     }
     int rc = -1;
@@ -278,67 +316,224 @@ out:
     return rc;
 }
 
-/* ---- decompression thread --------------------------------------------------- */
+/* ---- decompression thread --------------------------------------------------- *
+ *
+ * The thread reads the file with read(2) and, when it begins with the gzip
+ * magic (1f 8b), inflates it itself rather than through gzread: gzread
+ * stops quietly at bytes that are not gzip after a member, and cannot say
+ * where a stream is cut.  Members follow one another (concatenated gzip
+ * files are one stream, as gzip -d reads them); anything else after a
+ * member is trailing garbage, an error.  The thread says how the file
+ * ended in r->fail and the fields beside it; the parser words the message,
+ * since only it knows the line. */
 
 #define RING 4
 #define CHUNK (4u << 20)
+#define IN_CAP (1u << 20)
+
+enum { RD_OK = 0, RD_IO, RD_OOM, RD_TRUNC, RD_CORRUPT, RD_TRAIL };
 
 typedef struct chunk {
-    char *p;    /* CHUNK bytes */
-    int n;      /* bytes filled; 0 at end */
+    char *p;    /* cap bytes */
+    size_t n;   /* bytes filled; 0 at end */
     int state;  /* 0 empty, 1 full */
 } chunk;
 
 typedef struct reader {
-    gzFile gz;         /* input (gzip or plain, zlib reads both) */
+    int fd;            /* input */
+    size_t cap;        /* bytes a chunk holds */
+    size_t in_cap;     /* bytes of the compressed-input buffer */
     chunk ring[RING];  /* filled by the thread, drained by the parser */
     int head, tail;    /* next chunk to fill / to drain */
-    int done;          /* the thread has seen the end (or an error) */
-    int zerr;          /* gzerror code at the end */
-    char zmsg[128];    /* gzerror text */
     int stop;          /* parser asks the thread to stop */
+    /* how the input ended (set before the last, empty chunk) */
+    int fail;          /* RD_* */
+    int errnum;        /* RD_IO: errno */
+    char zmsg[128];    /* RD_CORRUPT: zlib's words */
+    uint64_t at;       /* byte offset of the problem (RD_CORRUPT, RD_TRAIL), or where the cut member starts */
+    uint64_t trail;    /* RD_TRAIL: bytes after the stream */
+    unsigned member;   /* gzip member of the problem, from 1 */
+    uint64_t member_out; /* bytes that member gave before it */
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } reader;
 
+/* The next empty chunk (n = 0), or NULL when the parser stopped. */
+static chunk *get_empty(reader *r) {
+    pthread_mutex_lock(&r->mu);
+    while (r->ring[r->head].state == 1 && !r->stop) pthread_cond_wait(&r->cv, &r->mu);
+    chunk *c = r->stop ? NULL : &r->ring[r->head];
+    pthread_mutex_unlock(&r->mu);
+    if (c) c->n = 0;
+    return c;
+}
+
+static void put_full(reader *r, chunk *c) {
+    pthread_mutex_lock(&r->mu);
+    c->state = 1;
+    r->head = (r->head + 1) % RING;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* read(2) up to n bytes, retrying EINTR; -1 on error (errno set). */
+static ssize_t read_some(int fd, void *p, size_t n) {
+    for (;;) {
+        ssize_t k = read(fd, p, n);
+        if (k >= 0 || errno != EINTR) return k;
+    }
+}
+
+/* The compressed input: buf[pos..len) unread, buf[0] at file offset off. */
+typedef struct inbuf {
+    unsigned char *buf;
+    size_t pos, len, cap;
+    uint64_t off;
+    int eof;
+} inbuf;
+
+/* Make at least `want` unread bytes available (fewer at the end of the
+ * file).  0, or -1 on a read error. */
+static int in_fill(reader *r, inbuf *in, size_t want) {
+    while (in->len - in->pos < want && !in->eof) {
+        if (in->pos > 0) { /* keep what is unread at the front */
+            memmove(in->buf, in->buf + in->pos, in->len - in->pos);
+            in->off += in->pos;
+            in->len -= in->pos;
+            in->pos = 0;
+        }
+        ssize_t k = read_some(r->fd, in->buf + in->len, in->cap - in->len);
+        if (k < 0) return -1;
+        if (k == 0) in->eof = 1;
+        in->len += (size_t)k;
+    }
+    return 0;
+}
+
 static void *reader_main(void *arg) {
     reader *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->mu);
-        while (r->ring[r->head].state == 1 && !r->stop) pthread_cond_wait(&r->cv, &r->mu);
-        if (r->stop) {
-            pthread_mutex_unlock(&r->mu);
-            return NULL;
-        }
-        chunk *c = &r->ring[r->head];
-        pthread_mutex_unlock(&r->mu);
-        int n = gzread(r->gz, c->p, CHUNK);
-        int zerr = Z_OK;
-        const char *zm = NULL;
-        if (n <= 0) zm = gzerror(r->gz, &zerr);
-        pthread_mutex_lock(&r->mu);
-        c->n = n > 0 ? n : 0;
-        c->state = 1;
-        r->head = (r->head + 1) % RING;
-        if (n <= 0) {
-            r->done = 1;
-            r->zerr = n < 0 && zerr == Z_OK ? Z_ERRNO : zerr;
-            snprintf(r->zmsg, sizeof r->zmsg, "%s", zm ? zm : "");
-        }
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        if (n <= 0) return NULL;
+    inbuf in = {malloc(r->in_cap), 0, 0, r->in_cap, 0, 0};
+    chunk *c = get_empty(r);
+    z_stream z;
+    int zinit = 0;
+    if (!c) goto done;
+    if (!in.buf) {
+        r->fail = RD_OOM;
+        goto end;
     }
+    if (in_fill(r, &in, 2)) goto io;
+    if (in.len < 2 || in.buf[0] != 0x1f || in.buf[1] != 0x8b) {
+        /* plain text: what was read, then straight into the chunks */
+        memcpy(c->p, in.buf, in.len);
+        c->n = in.len;
+        for (;;) {
+            if (c->n == r->cap) {
+                put_full(r, c);
+                if (!(c = get_empty(r))) goto done;
+            }
+            ssize_t k = read_some(r->fd, c->p + c->n, r->cap - c->n);
+            if (k < 0) goto io;
+            if (k == 0) goto end;
+            c->n += (size_t)k;
+        }
+    }
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        r->fail = RD_OOM;
+        goto end;
+    }
+    zinit = 1;
+    r->member = 1;
+    r->at = 0;
+    r->member_out = 0;
+    for (;;) {
+        if (c->n == r->cap) {
+            put_full(r, c);
+            if (!(c = get_empty(r))) goto done;
+        }
+        if (in.pos == in.len && in_fill(r, &in, 1)) goto io;
+        z.next_in = in.buf + in.pos;
+        z.avail_in = (uInt)(in.len - in.pos);
+        z.next_out = (Bytef *)c->p + c->n;
+        z.avail_out = (uInt)(r->cap - c->n);
+        int zr = inflate(&z, Z_NO_FLUSH);
+        size_t got = (r->cap - c->n) - z.avail_out;
+        c->n += got;
+        r->member_out += got;
+        in.pos = (size_t)(z.next_in - in.buf);
+        if (zr == Z_BUF_ERROR && in.pos == in.len && in.eof) { /* no progress, no input left: cut */
+            r->fail = RD_TRUNC;
+            goto end;
+        }
+        if (zr == Z_OK || zr == Z_BUF_ERROR) continue; /* more input or more room */
+        if (zr == Z_MEM_ERROR) {
+            r->fail = RD_OOM;
+            goto end;
+        }
+        if (zr != Z_STREAM_END) {
+            r->fail = RD_CORRUPT;
+            r->at = in.off + in.pos;
+            snprintf(r->zmsg, sizeof r->zmsg, "%s", z.msg ? z.msg : "bad data");
+            goto end;
+        }
+        /* a member ended: another, or the end of the file */
+        if (in_fill(r, &in, 2)) goto io;
+        size_t left = in.len - in.pos;
+        if (left == 0) goto end;
+        uint64_t here = in.off + in.pos;
+        if (left >= 2 && in.buf[in.pos] == 0x1f && in.buf[in.pos + 1] == 0x8b) {
+            inflateReset(&z);
+            r->member++;
+            r->at = here;
+            r->member_out = 0;
+            continue;
+        }
+        if (left == 1 && in.buf[in.pos] == 0x1f) { /* the first byte of a member, cut */
+            r->fail = RD_TRUNC;
+            r->member++;
+            r->at = here;
+            r->member_out = 0;
+            goto end;
+        }
+        r->fail = RD_TRAIL;
+        r->at = here;
+        r->trail = left;
+        for (in.pos = in.len = 0; !in.eof;) { /* count the rest */
+            ssize_t k = read_some(r->fd, in.buf, in.cap);
+            if (k <= 0) break;
+            r->trail += (uint64_t)k;
+        }
+        goto end;
+    }
+io:
+    r->fail = RD_IO;
+    r->errnum = errno;
+end:
+    /* what was filled, then the empty chunk that says "the end" */
+    if (c && c->n) {
+        put_full(r, c);
+        c = get_empty(r);
+    }
+    if (c) put_full(r, c);
+done:
+    if (zinit) inflateEnd(&z);
+    free(in.buf);
+    return NULL;
 }
 
 /* ---- the loader -------------------------------------------------------------- */
 
-static int handle_line(const char *p, const char *e, line *L, tr_builder *b, const char *path, uint64_t ln,
-                       tr_err *err) {
+static int handle_line(const char *p, const char *e, line *L, tr_builder *b, tr_order *ord, const char *path,
+                       uint64_t ln, tr_err *err) {
     const char *q = p;
     while (q < e && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
     if (q == e) return 0; /* blank line */
     if (fast_line(p, e, L) != 0 && slow_line(p, (size_t)(e - p), L, path, ln, err) != 0) return -1;
+    char why[TR_ERR_MAX];
+    if (tr_order_check(ord, L->session_id, L->turn_id, L->ts, ln, "line", why, sizeof why)) {
+        tr_errf(err, path, ln, "%s", why);
+        return -1;
+    }
     return tr_builder_add(b, L->session_id, L->turn_id, L->ts, L->in.v, L->in.n, L->out.v, L->out.n, err);
 }
 
@@ -353,35 +548,85 @@ static int grow(char **buf, size_t *cap, size_t need) {
     return 0;
 }
 
+/* The message for how the input ended (r->fail, RD_*), after ln whole lines and
+ * blen bytes of an unfinished one. */
+static void end_error(const reader *r, const char *path, uint64_t ln, size_t blen, tr_err *err) {
+    uint64_t cur = ln + (blen > 0);
+    switch (r->fail) {
+    case RD_IO: tr_errf(err, path, ln + 1, "cannot read: %s", strerror(r->errnum)); break;
+    case RD_OOM: tr_errf(err, path, ln + 1, "out of memory"); break;
+    case RD_CORRUPT:
+        tr_errf(err, path, cur, "corrupt gzip stream at byte %llu: %s", (unsigned long long)r->at, r->zmsg);
+        break;
+    case RD_TRAIL:
+        tr_errf(err, path, cur,
+                "trailing garbage: %llu bytes after the end of the gzip stream (from byte %llu) are not gzip",
+                (unsigned long long)r->trail, (unsigned long long)r->at);
+        break;
+    case RD_TRUNC:
+        if (r->member == 1 && r->member_out == 0)
+            tr_errf(err, path, 0, "truncated gzip stream: the file ends inside its gzip header");
+        else if (r->member_out == 0) /* the cut member gave nothing: its header (or less) is all there is */
+            tr_errf(err, path, cur,
+                    "truncated gzip stream: the file ends after line %llu, in the first bytes of gzip member %u "
+                    "(from byte %llu)",
+                    (unsigned long long)cur, r->member, (unsigned long long)r->at);
+        else if (blen)
+            tr_errf(err, path, cur, "truncated gzip stream: the file ends inside line %llu", (unsigned long long)cur);
+        else
+            tr_errf(err, path, ln, "truncated gzip stream: the file ends after line %llu, inside gzip member %u",
+                    (unsigned long long)ln, r->member);
+        break;
+    }
+}
+
 int tr_load_jsonl(const char *path, tr_trace *t, tr_err *err) {
     memset(t, 0, sizeof *t);
     reader r;
     memset(&r, 0, sizeof r);
-    FILE *probe = fopen(path, "rb"); /* gzopen's errno is unreliable: ask fopen why */
-    if (!probe || !(r.gz = gzopen(path, "rb"))) {
+    r.fd = open(path, O_RDONLY);
+    if (r.fd < 0) {
         tr_errf(err, path, 0, "cannot open: %s", strerror(errno));
-        if (probe) fclose(probe);
         return -1;
     }
-    fclose(probe);
-    gzbuffer(r.gz, 1 << 20);
+    if (tr_check_fd(r.fd, path, "a trace", err)) {
+        close(r.fd);
+        return -1;
+    }
+    /* small files get small buffers (tests, fuzzing): any size works, lines
+     * may span chunks */
+    r.cap = CHUNK;
+    r.in_cap = IN_CAP;
+    struct stat st;
+    if (fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        uint64_t sz = (uint64_t)st.st_size;
+        if (sz * 8 + 4096 < r.cap) r.cap = (size_t)(sz * 8 + 4096);
+        if (sz + 4096 < r.in_cap) r.in_cap = (size_t)(sz + 4096);
+    }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     int rc = -1, started = 0;
     pthread_t th;
     tr_builder *b = tr_builder_new();
+    tr_order ord;
+    memset(&ord, 0, sizeof ord);
     char *buf = NULL; /* the current line when it spans chunks */
     size_t blen = 0, bcap = 0;
     line L;
     memset(&L, 0, sizeof L);
     uint64_t ln = 0; /* lines completed */
     for (int i = 0; i < RING; i++)
-        if (!(r.ring[i].p = malloc(CHUNK))) b = (tr_builder_free(b), NULL);
+        if (!(r.ring[i].p = malloc(r.cap))) b = (tr_builder_free(b), NULL);
     if (!b) {
         tr_errf(err, path, 0, "out of memory");
         goto out;
     }
-    if (pthread_create(&th, NULL, reader_main, &r) != 0) {
+    pthread_attr_t attr; /* the thread needs little stack (zlib's state is on the heap) */
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1 << 20);
+    int ok = pthread_create(&th, &attr, reader_main, &r) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) {
         tr_errf(err, path, 0, "cannot start the reader thread");
         goto out;
     }
@@ -405,12 +650,12 @@ int tr_load_jsonl(const char *path, tr_trace *t, tr_err *err) {
                 blen += (size_t)(end - p);
                 if (!nl) break;
                 ln++;
-                int hr = handle_line(buf, buf + blen, &L, b, path, ln, err);
+                int hr = handle_line(buf, buf + blen, &L, b, &ord, path, ln, err);
                 blen = 0;
                 if (hr) goto out;
             } else {
                 ln++;
-                if (handle_line(p, nl, &L, b, path, ln, err)) goto out;
+                if (handle_line(p, nl, &L, b, &ord, path, ln, err)) goto out;
             }
             p = nl + 1;
         }
@@ -420,18 +665,13 @@ int tr_load_jsonl(const char *path, tr_trace *t, tr_err *err) {
         pthread_cond_broadcast(&r.cv);
         pthread_mutex_unlock(&r.mu);
     }
-    if (r.zerr == Z_BUF_ERROR) {
-        tr_errf(err, path, ln + 1, "truncated gzip stream: the file ends inside line %llu",
-                (unsigned long long)ln + 1);
-        goto out;
-    }
-    if (r.zerr != Z_OK) {
-        tr_errf(err, path, ln + 1, "cannot read: %s", r.zmsg[0] ? r.zmsg : "I/O error");
+    if (r.fail != RD_OK) {
+        end_error(&r, path, ln, blen, err);
         goto out;
     }
     if (blen) { /* a last line without a newline */
         ln++;
-        if (handle_line(buf, buf + blen, &L, b, path, ln, err)) goto out;
+        if (handle_line(buf, buf + blen, &L, b, &ord, path, ln, err)) goto out;
     }
     if (tr_builder_count(b) == 0) {
         tr_errf(err, path, ln, "the trace holds no requests");
@@ -448,13 +688,36 @@ out:
         pthread_join(th, NULL);
     }
     for (int i = 0; i < RING; i++) free(r.ring[i].p);
-    gzclose(r.gz);
+    close(r.fd);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
     tr_builder_free(b);
+    tr_order_free(&ord);
     free(buf);
     free(L.in.v);
     free(L.out.v);
     if (rc != 0) memset(t, 0, sizeof *t);
+    return rc;
+}
+
+int tr_jsonl_line_selfcheck(const char *p, size_t n) {
+    line F, S;
+    memset(&F, 0, sizeof F);
+    memset(&S, 0, sizeof S);
+    tr_err e;
+    int fast = fast_line(p, p + n, &F) == 0, rc = 0;
+    if (fast) {
+        int slow = slow_line(p, n, &S, "-", 1, &e) == 0;
+        rc = slow && F.session_id == S.session_id && F.turn_id == S.turn_id && F.ts == S.ts && F.n_in == S.n_in &&
+                     F.n_out == S.n_out && F.in.n == S.in.n && F.out.n == S.out.n &&
+                     (!F.in.n || !memcmp(F.in.v, S.in.v, F.in.n * 4)) &&
+                     (!F.out.n || !memcmp(F.out.v, S.out.v, F.out.n * 4))
+                 ? 1
+                 : -1;
+    }
+    free(F.in.v);
+    free(F.out.v);
+    free(S.in.v);
+    free(S.out.v);
     return rc;
 }

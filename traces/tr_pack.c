@@ -132,6 +132,7 @@ int tr_pack_write_info(const tr_trace *t, const char *path, const tr_pack_opts *
         tr_errf(err, path, 0, "the trace holds no requests");
         return -1;
     }
+    if (tr_check_order(t, path, err)) return -1;
     int rc = -1;
     size_t n = t->n;
     int64_t *base = malloc(n * sizeof *base);
@@ -381,7 +382,10 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
     int rc = -1;
     unsigned char *tmp = NULL, *comp = NULL, h[HDR], bh[BLK];
     uint64_t *sset = NULL;
+    tr_order ord;
+    memset(&ord, 0, sizeof ord);
     struct stat st;
+    if (tr_check_fd(fd, path, "a packed trace", err)) goto out;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         tr_errf(err, path, 0, "cannot read: not a regular file");
         goto out;
@@ -523,6 +527,11 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
                             (unsigned long long)ri, (unsigned long long)b);
                     goto out;
                 }
+                char why[TR_ERR_MAX];
+                if (tr_order_check(&ord, r->session_id, r->turn_id, r->ts, ri, "request", why, sizeof why)) {
+                    tr_errf(err, path, 0, "request %llu: %s", (unsigned long long)ri, why);
+                    goto out;
+                }
                 t->total_in += r->n_in;
                 t->total_out += r->n_out;
                 if (r->n_in + r->n_out > t->max_len) t->max_len = r->n_in + r->n_out;
@@ -570,6 +579,7 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
     rc = 0;
 out:
     close(fd);
+    tr_order_free(&ord);
     free(tmp);
     free(comp);
     free(sset);

@@ -135,6 +135,10 @@ int tr_tok_load_llama2(const char *path, tr_tok **out, tr_err *err) {
         tr_errf(err, path, 0, "cannot open: %s", strerror(errno));
         return -1;
     }
+    if (tr_check_fd(fileno(f), path, "a tokenizer", err)) {
+        fclose(f);
+        return -1;
+    }
     char *blob = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -154,11 +158,11 @@ int tr_tok_load_llama2(const char *path, tr_tok **out, tr_err *err) {
         len += k;
         if (k == 0) break;
     }
-    int rd = ferror(f);
+    int rd = ferror(f), en = errno;
     fclose(f);
     if (rd) {
         free(blob);
-        tr_errf(err, path, 0, "cannot read");
+        tr_errf(err, path, 0, "cannot read: %s", strerror(en));
         return -1;
     }
     tr_tok *t = calloc(1, sizeof *t);
