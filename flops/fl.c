@@ -3,10 +3,14 @@
 #include "fl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *const fl_preset_names[] = {"hybrid-7b", "tiny", "tiny-gqa", NULL};
 
@@ -113,29 +117,128 @@ int fl_validate(const fl_model *m, char *err, size_t errlen) {
     return 0;
 }
 
+/* The line of the file where key is a key of the top-level object (its
+ * first occurrence), or 1 when it cannot be told (an escape in the key). */
+static int key_line(const char *t, size_t n, const char *key) {
+    int line = 1, depth = 0;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (c == '\n') line++;
+        else if (c == '{' || c == '[') depth++;
+        else if (c == '}' || c == ']') depth--;
+        else if (c == '"') {
+            size_t s = ++i;
+            while (i < n && t[i] != '"') {
+                if (t[i] == '\\') i++;
+                else if (t[i] == '\n') line++;
+                i++;
+            }
+            if (depth != 1 || i >= n || i - s != kl || memcmp(t + s, key, kl)) continue;
+            size_t j = i + 1;
+            while (j < n && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n')) j++;
+            if (j < n && t[j] == ':') return line;
+        }
+    }
+    return 1;
+}
+
 /* Read one integer field of the JSON config, if present. */
 static int get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out, const char *path,
-                   char *err, size_t errlen) {
+                   const char *text, size_t tlen, char *err, size_t errlen) {
     json_t *v = json_object_get(o, key);
     if (!v) return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        snprintf(err, errlen, "%s:1: \"%s\" must be an integer in [%lld, %lld]", path, key, (long long)lo,
-                 (long long)hi);
+        snprintf(err, errlen, "%s:%d: \"%s\" must be an integer in [%lld, %lld]", path, key_line(text, tlen, key), key,
+                 (long long)lo, (long long)hi);
         return -1;
     }
     *out = json_integer_value(v);
     return 1;
 }
 
+/* The fields of a model file, in fl_model's order. */
+static const char *const model_fields[] = {"base", "name", "n_attn", "n_ssm", "n_mlp", "d", "n", "expand",
+                                           "conv_kernel", "headdim", "ngroups", "n_heads", "n_kv_heads", "d_ff",
+                                           "vocab", "bytes_per_elem", "pattern", NULL};
+
+#define FL_FILE_MAX (16 << 20) /* a model file is a few hundred bytes */
+
+/* The file whole into *text (NUL-terminated); 0, or -1 with err set. */
+static int read_model_file(const char *path, char **text, size_t *len, char *err, size_t errlen) {
+    *text = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s:0: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s:0: is a directory, not a model file", path);
+        close(fd);
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap + 1);
+    for (;;) {
+        if (!b) {
+            snprintf(err, errlen, "%s:0: out of memory", path);
+            close(fd);
+            return -1;
+        }
+        ssize_t k = read(fd, b + n, cap - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            snprintf(err, errlen, "%s:0: cannot read: %s", path, strerror(errno));
+            free(b);
+            close(fd);
+            return -1;
+        }
+        if (k == 0) break;
+        n += (size_t)k;
+        if (n > FL_FILE_MAX) {
+            snprintf(err, errlen, "%s:0: more than %d MB: not a model file", path, FL_FILE_MAX >> 20);
+            free(b);
+            close(fd);
+            return -1;
+        }
+        if (n == cap) {
+            cap *= 2;
+            char *nb = realloc(b, cap + 1);
+            if (!nb) free(b);
+            b = nb;
+        }
+    }
+    close(fd);
+    b[n] = '\0';
+    *text = b;
+    *len = n;
+    return 0;
+}
+
 int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen) {
+    char *text;
+    size_t tlen;
+    if (read_model_file(path, &text, &tlen, err, errlen)) return -1;
+    if (tlen >= 3 && !memcmp(text, "\xef\xbb\xbf", 3)) {
+        snprintf(err, errlen, "%s:1: a UTF-8 byte-order mark (bytes EF BB BF) starts the file: save it without one",
+                 path);
+        free(text);
+        return -1;
+    }
     json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
+    json_t *o = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
-        if (je.line < 1) snprintf(err, errlen, "%s:0: %s", path, je.text);
+        if (tlen == 0 || text[strspn(text, " \t\r\n")] == '\0')
+            snprintf(err, errlen, "%s:%d: the file is empty; a model file is a JSON object", path, je.line > 0 ? je.line : 1);
+        else if (je.line < 1) snprintf(err, errlen, "%s:0: %s", path, je.text);
         else snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+        free(text);
         return -1;
     }
     int rc = -1;
+#define KL(key) key_line(text, tlen, key)
     if (!json_is_object(o)) {
         snprintf(err, errlen, "%s:1: a model file is a JSON object", path);
         goto out;
@@ -144,7 +247,7 @@ int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen) {
     json_t *b = json_object_get(o, "base");
     if (b) {
         if (!json_is_string(b) || fl_preset(json_string_value(b), m) != 0) {
-            snprintf(err, errlen, "%s:1: \"base\" must name a preset (hybrid-7b, tiny, tiny-gqa)", path);
+            snprintf(err, errlen, "%s:%d: \"base\" must name a preset (hybrid-7b, tiny, tiny-gqa)", path, KL("base"));
             goto out;
         }
         base = json_string_value(b);
@@ -152,36 +255,43 @@ int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen) {
     fl_preset(base, m);
     const char *slash = strrchr(path, '/');
     snprintf(m->name, sizeof m->name, "%s", slash ? slash + 1 : path);
-    static const char *known[] = {"base",    "name",       "n_attn",     "n_ssm",   "n_mlp",  "d",
-                                  "n",       "expand",     "conv_kernel", "headdim", "ngroups", "n_heads",
-                                  "n_kv_heads", "d_ff",    "vocab",      "bytes_per_elem", "pattern", NULL};
     const char *key;
     json_t *val;
+    int shape = 0; /* fields besides base and name */
     json_object_foreach(o, key, val) {
         int ok = 0;
-        for (int i = 0; known[i]; i++) ok |= strcmp(known[i], key) == 0;
+        for (int i = 0; model_fields[i]; i++) ok |= strcmp(model_fields[i], key) == 0;
         if (!ok) {
-            snprintf(err, errlen, "%s:1: unknown field \"%s\"", path, key);
+            snprintf(err, errlen, "%s:%d: unknown field \"%s\"", path, KL(key), key);
             goto out;
         }
+        shape += strcmp(key, "base") && strcmp(key, "name");
+    }
+    /* a file that names no shape is a preset under another name: say which */
+    if (!shape && !b) {
+        snprintf(err, errlen,
+                 "%s:1: no model field%s: give the shape (n_attn, n_ssm, n_mlp or pattern, d, n, ...), or "
+                 "\"base\": \"hybrid-7b\" to rename that preset",
+                 path, json_object_get(o, "name") ? " (the file sets only \"name\")" : " (the object is empty)");
+        goto out;
     }
     json_t *nm = json_object_get(o, "name");
     if (nm) {
         if (!json_is_string(nm)) {
-            snprintf(err, errlen, "%s:1: \"name\" must be a string", path);
+            snprintf(err, errlen, "%s:%d: \"name\" must be a string", path, KL("name"));
             goto out;
         }
         snprintf(m->name, sizeof m->name, "%s", json_string_value(nm));
     }
     int64_t v;
     int counts = 0, r;
-#define INTF(field, lo, hi, is_count)                                                  \
-    do {                                                                               \
-        if ((r = get_int(o, #field, lo, hi, &v, path, err, errlen)) < 0) goto out;     \
-        if (r) {                                                                       \
-            m->field = v;                                                              \
-            counts |= is_count;                                                        \
-        }                                                                              \
+#define INTF(field, lo, hi, is_count)                                                              \
+    do {                                                                                           \
+        if ((r = get_int(o, #field, lo, hi, &v, path, text, tlen, err, errlen)) < 0) goto out;     \
+        if (r) {                                                                                   \
+            m->field = v;                                                                          \
+            counts |= is_count;                                                                    \
+        }                                                                                          \
     } while (0)
     INTF(n_attn, 0, 4096, 1);
     INTF(n_ssm, 0, 4096, 1);
@@ -206,7 +316,7 @@ int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen) {
     json_t *p = json_object_get(o, "pattern");
     if (p) {
         if (!json_is_string(p) || strlen(json_string_value(p)) >= FL_PATTERN_MAX) {
-            snprintf(err, errlen, "%s:1: \"pattern\" must be a string of at most %d layers", path,
+            snprintf(err, errlen, "%s:%d: \"pattern\" must be a string of at most %d layers", path, KL("pattern"),
                      FL_PATTERN_MAX - 1);
             goto out;
         }
@@ -231,9 +341,11 @@ int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen) {
         snprintf(err, errlen, "%s:1: %s", path, verr);
         goto out;
     }
+#undef KL
     rc = 0;
 out:
     json_decref(o);
+    free(text);
     return rc;
 }
 

@@ -78,10 +78,14 @@ extern const char *const fl_preset_names[];
 
 /* Load a model from a JSON file: an object with any of the fl_model field
  * names above (missing fields keep the hybrid-7b value; "base": "tiny" starts
- * from another preset).  When layer counts are given without "pattern", a
- * pattern is built that spreads attention evenly among the mixers and
- * follows each mixer with an MLP while MLPs last.  On error returns -1 and
- * writes "FILE:LINE: message" into err (errlen bytes). */
+ * from another preset).  Without "base" the file must set at least one
+ * field besides "name" ({"name": "x"} alone is refused: it would be
+ * hybrid-7b under another name; "base": "hybrid-7b" says that on purpose).
+ * When layer counts are given without "pattern", a pattern is built that
+ * spreads attention evenly among the mixers and follows each mixer with an
+ * MLP while MLPs last.  Unknown or repeated fields, bad values, a
+ * directory, a byte-order mark are errors.  On error returns -1 and writes
+ * "FILE:LINE: message" into err (errlen bytes; LINE: where the field is). */
 int fl_load_json(const char *path, fl_model *m, char *err, size_t errlen);
 
 /* Check a model's consistency (positive sizes, pattern counts equal layer
