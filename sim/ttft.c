@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The artifact's measured Jamba-1.5-Mini prefill latencies on 4xA100
  * (data/ttft_AI21-Jamba-1.5-Mini.pickle, via ../shared/data/paper.md). */
@@ -29,7 +30,7 @@ double ttft_weight_bytes(const fl_model *m) {
     return per * m->bytes_per_elem;
 }
 
-static int add_row_point(ttft_model *m, double cached, double x, double ms) {
+static int add_row_point(ttft_model *m, double cached, double x, double ms, int line) {
     ttft_row *r = NULL;
     for (size_t i = 0; i < m->nrows; i++)
         if (m->rows[i].cached == cached) r = &m->rows[i];
@@ -50,10 +51,63 @@ static int add_row_point(ttft_model *m, double cached, double x, double ms) {
     double *nm = realloc(r->ms, (r->n + 1) * sizeof *nm);
     if (!nm) return -1;
     r->ms = nm;
+    int *nl = realloc(r->line, (r->n + 1) * sizeof *nl);
+    if (!nl) return -1;
+    r->line = nl;
     r->x[r->n] = x;
     r->ms[r->n] = ms;
+    r->line[r->n] = line;
     r->n++;
     return 0;
+}
+
+/* A decimal number >= 0 as a CSV cell holds it: digits, an optional
+ * fraction and exponent (no hex, inf, nan or sign but '+').  0 and *v, or -1. */
+static int cell_number(const char *s, double *v) {
+    const char *p = s;
+    if (*p == '+') p++;
+    const char *d = p;
+    while (*p >= '0' && *p <= '9') p++;
+    int digits = p > d;
+    if (*p == '.') {
+        p++;
+        const char *f = p;
+        while (*p >= '0' && *p <= '9') p++;
+        digits |= p > f;
+    }
+    if (!digits) return -1;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        const char *x = p;
+        while (*p >= '0' && *p <= '9') p++;
+        if (p == x) return -1;
+    }
+    if (*p) return -1;
+    *v = strtod(s, NULL);
+    return isfinite(*v) ? 0 : -1;
+}
+
+#define CSV_COLS 32 /* columns a profile may have */
+#define TTFT_TOKENS_MAX 1099511627776.0 /* 2^40 */
+#define TTFT_MS_MAX 1e9
+
+/* Split line (no newline) at commas into at most CSV_COLS cells, spaces
+ * and tabs around each trimmed (in place).  Returns the cell count, or -1
+ * when there are more. */
+static int split_cells(char *line, char **cell) {
+    int n = 0;
+    for (char *p = line;;) {
+        char *c = strchr(p, ',');
+        if (c) *c = '\0';
+        while (*p == ' ' || *p == '\t') p++;
+        char *e = p + strlen(p);
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = '\0';
+        if (n == CSV_COLS) return -1;
+        cell[n++] = p;
+        if (!c) return n;
+        p = c + 1;
+    }
 }
 
 static int load_profile(const char *path, ttft_model *m, char *err, size_t errlen) {
@@ -62,54 +116,96 @@ static int load_profile(const char *path, ttft_model *m, char *err, size_t errle
         snprintf(err, errlen, "%s:0: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    char line[1024];
-    int cols[3] = {-1, -1, -1}, ln = 0, rc = -1;
-    static const char *names[3] = {"new_tokens", "cached_tokens", "ms"};
-    if (!fgets(line, sizeof line, f)) {
-        snprintf(err, errlen, "%s:1: empty file; the header is new_tokens,cached_tokens,ms", path);
-        goto out;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s:0: is a directory, not a profile CSV", path);
+        fclose(f);
+        return -1;
     }
-    ln = 1;
-    {
-        int c = 0;
-        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok; tok = strtok_r(NULL, ",\r\n", &save), c++) {
-            while (*tok == ' ') tok++;
-            for (int k = 0; k < 3; k++)
-                if (!strcmp(tok, names[k])) cols[k] = c;
-        }
-        if (cols[0] < 0 || cols[2] < 0) {
-            snprintf(err, errlen, "%s:1: the header needs columns new_tokens and ms (and optionally cached_tokens)",
+    char *line = NULL, *cell[CSV_COLS];
+    size_t lcap = 0;
+    ssize_t len;
+    int cols[3] = {-1, -1, -1}, ln = 0, rc = -1, ncols = 0;
+    static const char *names[3] = {"new_tokens", "cached_tokens", "ms"};
+    static const char *header = "new_tokens,cached_tokens,ms";
+    /* the header: the first line that is not blank */
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        ln++;
+        if (ln == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
+            snprintf(err, errlen, "%s:1: a UTF-8 byte-order mark (bytes EF BB BF) starts the file: save it without one",
                      path);
             goto out;
         }
+        if (line[strspn(line, " \t\r\n")] != '\0') break;
     }
-    while (fgets(line, sizeof line, f)) {
+    if (len < 0) {
+        if (ferror(f)) snprintf(err, errlen, "%s:%d: cannot read: %s", path, ln + 1, strerror(errno));
+        else snprintf(err, errlen, "%s:%d: the file is empty; its first line is the header %s", path, ln ? ln : 1, header);
+        goto out;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    if ((ncols = split_cells(line, cell)) < 0) {
+        snprintf(err, errlen, "%s:%d: more than %d columns", path, ln, CSV_COLS);
+        goto out;
+    }
+    for (int c = 0; c < ncols; c++)
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(cell[c], names[k])) {
+                if (cols[k] >= 0) {
+                    snprintf(err, errlen, "%s:%d: the header names %s twice (columns %d and %d)", path, ln, names[k],
+                             cols[k] + 1, c + 1);
+                    goto out;
+                }
+                cols[k] = c;
+            }
+    if (cols[0] < 0 || cols[2] < 0) {
+        snprintf(err, errlen, "%s:%d: the header needs columns new_tokens and ms (and optionally cached_tokens), as in %s",
+                 path, ln, header);
+        goto out;
+    }
+    while ((len = getline(&line, &lcap, f)) >= 0) {
         ln++;
-        if (line[strspn(line, " \r\n")] == '\0') continue;
-        double v[8] = {0};
-        int c = 0, want = cols[0] > cols[2] ? cols[0] : cols[2];
-        if (cols[1] > want) want = cols[1];
-        for (char *save = NULL, *tok = strtok_r(line, ",\r\n", &save); tok && c < 8; tok = strtok_r(NULL, ",\r\n", &save), c++) {
-            char *end;
-            v[c] = strtod(tok, &end);
-            while (*end == ' ') end++;
-            if (*end || end == tok || !isfinite(v[c]) || v[c] < 0) {
-                snprintf(err, errlen, "%s:%d: column %d is not a number >= 0", path, ln, c + 1);
+        line[strcspn(line, "\n")] = '\0';
+        if (line[strspn(line, " \t\r")] == '\0') continue;
+        int n = split_cells(line, cell);
+        if (n != ncols) {
+            snprintf(err, errlen, "%s:%d: %d columns; the header has %d", path, ln, n < 0 ? CSV_COLS + 1 : n, ncols);
+            goto out;
+        }
+        double v[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++) {
+            if (cols[k] < 0) continue;
+            const char *c = cell[cols[k]];
+            if (!*c) {
+                snprintf(err, errlen, "%s:%d: column %d (%s) is empty", path, ln, cols[k] + 1, names[k]);
+                goto out;
+            }
+            /* token counts are integers, latencies finite: so the
+             * interpolation's slopes are bounded and every latency finite */
+            int tok = k < 2;
+            if (cell_number(c, &v[k]) || (tok && (v[k] != floor(v[k]) || v[k] > TTFT_TOKENS_MAX)) ||
+                (!tok && v[k] > TTFT_MS_MAX)) {
+                char vis[64];
+                snprintf(vis, sizeof vis, "%s", c);
+                for (char *q = vis; *q; q++)
+                    if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f) *q = '?';
+                snprintf(err, errlen, "%s:%d: column %d (%s) is '%s', not %s", path, ln, cols[k] + 1, names[k], vis,
+                         tok ? "a token count (an integer in [0, 2^40])" : "a number of ms in [0, 1e9]");
                 goto out;
             }
         }
-        if (c <= want) {
-            snprintf(err, errlen, "%s:%d: %d columns, the header has more", path, ln, c);
-            goto out;
-        }
-        if (add_row_point(m, cols[1] >= 0 ? v[cols[1]] : 0, v[cols[0]], v[cols[2]])) {
+        if (add_row_point(m, v[1], v[0], v[2], ln)) {
             snprintf(err, errlen, "%s:%d: more than %d cached_tokens values (or out of memory)", path, ln,
                      TTFT_ROWS_MAX);
             goto out;
         }
     }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s:%d: cannot read: %s", path, ln + 1, strerror(errno));
+        goto out;
+    }
     if (m->nrows == 0) {
-        snprintf(err, errlen, "%s:%d: no measurements", path, ln);
+        snprintf(err, errlen, "%s:%d: no measurements: the header is all there is", path, ln);
         goto out;
     }
     for (size_t i = 0; i < m->nrows; i++) {
@@ -117,15 +213,16 @@ static int load_profile(const char *path, ttft_model *m, char *err, size_t errle
         for (size_t k = 1; k < r->n; k++) {
             if (!(r->x[k] > r->x[k - 1]) || r->ms[k] < r->ms[k - 1]) {
                 snprintf(err, errlen,
-                         "%s:0: not monotone at cached_tokens %g: new_tokens must increase and ms must not "
-                         "decrease (%g -> %g tokens, %g -> %g ms)",
-                         path, r->cached, r->x[k - 1], r->x[k], r->ms[k - 1], r->ms[k]);
+                         "%s:%d: not monotone at cached_tokens %g: new_tokens must increase and ms must not "
+                         "decrease (line %d has %g tokens, %g ms; this one %g tokens, %g ms)",
+                         path, r->line[k], r->cached, r->line[k - 1], r->x[k - 1], r->ms[k - 1], r->x[k], r->ms[k]);
                 goto out;
             }
         }
     }
     rc = 0;
 out:
+    free(line);
     fclose(f);
     return rc;
 }
@@ -144,7 +241,7 @@ int ttft_load(const char *spec, ttft_model *m, char *err, size_t errlen) {
     if (!strcmp(spec, "jamba-a100")) {
         m->kind = TTFT_PROFILE;
         for (size_t i = 0; i < sizeof jamba_x / sizeof jamba_x[0]; i++)
-            if (add_row_point(m, 0, jamba_x[i], jamba_ms[i])) {
+            if (add_row_point(m, 0, jamba_x[i], jamba_ms[i], 0)) {
                 snprintf(err, errlen, "out of memory");
                 return -1;
             }
@@ -177,6 +274,7 @@ void ttft_free(ttft_model *m) {
     for (size_t i = 0; i < m->nrows; i++) {
         free(m->rows[i].x);
         free(m->rows[i].ms);
+        free(m->rows[i].line);
     }
     m->nrows = 0;
 }

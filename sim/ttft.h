@@ -30,6 +30,7 @@ typedef struct ttft_row {
     double cached;   /* cached tokens of this row */
     double *x;       /* new tokens, strictly increasing */
     double *ms;      /* prefill latency in ms, non-decreasing */
+    int *line;       /* the CSV line of each point (0: built in) */
     size_t n;        /* points */
 } ttft_row;
 
