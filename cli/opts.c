@@ -63,19 +63,23 @@ int cli_opts_parse(cli_opts *o, int c, const char *arg) {
         return 1;
     case SO_TPOT:
         if (mu_parse_double(arg, &o->tpot_ms) || !(o->tpot_ms >= 0) || o->tpot_ms > 1e6)
-            return mu_bad_opt("tpot", arg, "is not a number of ms >= 0");
+            return mu_bad_opt("tpot", arg, "is not a number of ms in [0, 1e6]");
         return 1;
     case SO_CHUNK:
-        if (mu_parse_long(arg, 1, 1LL << 30, &o->chunk)) return mu_bad_opt("chunk", arg, "is not an integer >= 1");
+        if (mu_parse_long(arg, 1, 1LL << 30, &o->chunk)) return mu_bad_opt("chunk", arg, "is not a token count in [1, 2^30]");
         return 1;
     case SO_NOVAN: o->vanilla = 0; return 1;
     case SO_BUCKETS: o->buckets = arg; return 1;
     case SO_BOOT:
-        if (mu_parse_long(arg, 1, 1000000, &o->boot)) return mu_bad_opt("bootstrap", arg, "is not an integer >= 1");
+        if (mu_parse_long(arg, 1, 1000000, &o->boot)) return mu_bad_opt("bootstrap", arg, "is not an integer in [1, 1000000]");
         return 1;
     case SO_RETUNE: o->retune = 1; return 1;
     case SO_SCORE:
-        if (mu_parse_long(arg, 0, 1LL << 40, &o->score)) return mu_bad_opt("score-last", arg, "is not an integer >= 0");
+        /* 0 is defined: score over every request replayed so far (the
+         * tuner's cache_window_flops(.., 0)), as a count >= the replay's
+         * length does */
+        if (mu_parse_long(arg, 0, 1LL << 40, &o->score))
+            return mu_bad_opt("score-last", arg, "is not a request count in [0, 2^40] (0: all of them)");
         return 1;
     case SO_COMPAT:
         if (!strcmp(arg, "reference")) o->quirks = CQ_REFERENCE;

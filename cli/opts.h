@@ -20,7 +20,7 @@ typedef struct cli_opts {
     const char *buckets; /* --buckets */
     long long boot;      /* --bootstrap */
     int retune;          /* --retune */
-    long long score;     /* --score-last */
+    long long score;     /* --score-last (0: score over every request so far) */
     unsigned quirks;     /* --compat / --quirks: CQ_ bits */
     int composition;     /* --composition */
 } cli_opts;
