@@ -111,3 +111,31 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: libFuzzer targets (tests/fuzz/fuzz_*.c) under ASan + UBSan -----
+#   make fuzz FUZZ_S=60   builds $(BUILD)/fuzz/fuzz_T with clang and runs each
+#                         target FUZZ_S seconds on its seed corpus
+#                         (tests/fuzz/corpus/T/); any crash, leak or sanitizer
+#                         report fails it (tests/fuzz/run.sh).  The library's
+#                         readers are rebuilt with -fsanitize=fuzzer-no-link.
+FUZZ_S       ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_NAMES   := jsonl jsonl_gz packed model profile sharegpt lmsys agent tokenizer
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_LIB_SRC := $(BASE_SRC) $(FLOPS_SRC) $(TRACES_SRC) sim/ttft.c
+FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g -ffp-contract=off -pthread -I. -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_S) $(FUZZ_NAMES)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(wildcard tests/fuzz/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)

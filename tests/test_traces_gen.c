@@ -503,7 +503,12 @@ static void test_cli(void **state) {
         if (access(p, F_OK) != 0) fail_msg("--paper did not write %s", p);
     }
     assert_int_equal(th_run(cmd_gen, "gen", "--paper", pd, "--art", "3", NULL), 2);
-    assert_int_equal(th_run(cmd_gen, "gen", "--paper", th_path("nodir"), NULL), 2);
+    /* a folder that is not there is made (small and packed: the default is 5 GB of JSONL) */
+    snprintf(pd, sizeof pd, "%s/made/here", th_path("nodir"));
+    assert_int_equal(th_run(cmd_gen, "gen", "--paper", pd, "--sessions", "2", "--format", "mtrace", NULL), 0);
+    char made[700];
+    snprintf(made, sizeof made, "%s/%s", pd, names[0]);
+    if (access(made, F_OK) != 0) fail_msg("--paper did not make its folder and write %s", made);
 }
 
 int main(void) {
