@@ -5,10 +5,11 @@
 
 #include "base/err.h"
 
-/* getopt_long returned '?' for command cmd: print "marconi: CMD: unknown
- * option '-x'" (a short option) or "marconi: CMD: bad option '--xyz'" (a
- * long one, or a missing argument), each with "(marconi CMD --help)".
+/* getopt_long (its optstring starting with ':') returned c, '?' or ':',
+ * for command cmd: print "marconi: CMD: --opt needs a value" (':'),
+ * "marconi: CMD: unknown option '-x'" (a short option) or "marconi: CMD:
+ * bad option '--xyz'" (a long one), each with "(marconi CMD --help)".
  * Returns MU_EXIT_USAGE. */
-int cli_bad_option(const char *cmd, char **argv);
+int cli_bad_option(const char *cmd, int c, char **argv);
 
 #endif

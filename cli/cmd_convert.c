@@ -67,7 +67,7 @@ int cmd_convert(int argc, char **argv) {
     int nobos = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         if (c == 'h') {
             convert_usage(stdout);
             return MU_EXIT_OK;
@@ -80,7 +80,7 @@ int cmd_convert(int argc, char **argv) {
         } else if (c > O_TOK && c < O_NOBOS) {
             sv[c - O_TOK] = optarg;
         } else {
-            return cli_bad_option("convert", argv);
+            return cli_bad_option("convert", c, argv);
         }
     }
     if (optind >= argc) {

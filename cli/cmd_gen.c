@@ -205,7 +205,7 @@ int cmd_gen(int argc, char **argv) {
     if (jobs < 1) jobs = 1;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         if (c >= O_KNOB && c < O_KNOB + nk) {
             val[c - O_KNOB] = optarg;
             continue;
@@ -229,7 +229,7 @@ int cmd_gen(int argc, char **argv) {
             break;
         case O_SHOW: show = 1; break;
         default:
-            rc = cli_bad_option("gen", argv);
+            rc = cli_bad_option("gen", c, argv);
             goto done;
         }
     }

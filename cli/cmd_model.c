@@ -76,7 +76,7 @@ int cmd_model(int argc, char **argv) {
     const char *lengths = "1,10,100,1000,2000,4000,8000,16000,32000";
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MU_EXIT_OK;
         case 'm':

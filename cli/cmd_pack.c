@@ -79,7 +79,7 @@ int cmd_pack(int argc, char **argv) {
     int keep = 0, check = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': pack_usage(stdout); return MU_EXIT_OK;
         case 'o': out = optarg; break;
@@ -96,7 +96,7 @@ int cmd_pack(int argc, char **argv) {
         case O_KEEP: keep = 1; break;
         case O_VERIFY: check = 1; break;
         default:
-            return cli_bad_option("pack", argv);
+            return cli_bad_option("pack", c, argv);
         }
     }
     if (optind != argc - 1) {

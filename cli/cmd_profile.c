@@ -133,7 +133,7 @@ int cmd_profile(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MU_EXIT_OK;
         case O_MODEL:
@@ -163,7 +163,7 @@ int cmd_profile(int argc, char **argv) {
             if (mu_parse_long(optarg, 1, 1000, &reps)) return mu_bad_opt("reps", optarg, "is not an integer in [1, 1000]");
             break;
         case 'o': out = optarg; break;
-        default: return cli_bad_option("profile", argv);
+        default: return cli_bad_option("profile", c, argv);
         }
     }
     if (optind != argc) return mu_err(MU_EXIT_USAGE, "profile: unexpected '%s' (marconi profile --help)", argv[optind]);

@@ -52,7 +52,7 @@ static void sim_usage(FILE *f, int replay) {
             "                      starting value (marconi); default 0\n"
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
-            "  --score-last N      score each alpha over the replay's last N requests (500)\n"
+            "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
             "  --threads N         tuner threads (default: the cores online)\n"
             "  --block-size N      tokens per block for block admission (32)\n"
             "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"
@@ -165,13 +165,14 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     }
     if (r->nbuckets) {
         fprintf(f, "token hit rate by input length: ");
+        int shown = 0;
         for (int i = 0; i < r->nbuckets; i++) {
             const sim_bucket *k = &r->buckets[i];
             if (!k->requests) continue;
             char hi[32];
             if (isinf(k->hi)) snprintf(hi, sizeof hi, "inf");
             else snprintf(hi, sizeof hi, "%gK", k->hi / 1000);
-            fprintf(f, "%s[%gK, %s) %.1f %%", i ? "  " : "", k->lo / 1000, hi,
+            fprintf(f, "%s[%gK, %s) %.1f %%", shown++ ? "  " : "", k->lo / 1000, hi,
                     100.0 * (double)k->hit_tokens / (double)k->input_tokens);
         }
         fputc('\n', f);
@@ -205,7 +206,7 @@ static int sim_main(int argc, char **argv, int replay) {
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_live_parse(&live, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
@@ -230,7 +231,7 @@ static int sim_main(int argc, char **argv, int replay) {
             break;
         case O_ALPHA:
             if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
-                return mu_bad_opt("alpha", optarg, "is not a number >= 0");
+                return mu_bad_opt("alpha", optarg, "is not a number in [0, 1e6]");
             break;
         case O_THREADS:
             if (mu_parse_long(optarg, 1, 4096, &threads)) return mu_bad_opt("threads", optarg, "is not an integer in [1, 4096]");
@@ -243,7 +244,7 @@ static int sim_main(int argc, char **argv, int replay) {
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
         default:
-            return cli_bad_option(cmd, argv);
+            return cli_bad_option(cmd, c, argv);
         }
     }
     if (optind != argc - 1)

@@ -33,12 +33,12 @@ int cmd_stats(int argc, char **argv) {
     int json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': stats_usage(stdout); return MU_EXIT_OK;
         case 'j': json = 1; break;
         default:
-            return cli_bad_option("stats", argv);
+            return cli_bad_option("stats", c, argv);
         }
     }
     if (optind >= argc) {

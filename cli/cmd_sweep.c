@@ -123,7 +123,7 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
     args_init(a);
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "hj:o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hj:o:", opts, NULL)) != -1) {
         if ((handled = cli_opts_parse(&a->so, c, optarg))) {
             if (handled == 2) return MU_EXIT_USAGE;
             continue;
@@ -132,7 +132,7 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
         case 'h': usage(stdout); return MU_EXIT_OK;
         case 'j':
             if (mu_parse_long(optarg, 1, 4096, &a->threads))
-                return mu_bad_opt("j", optarg, "is not a thread count in [1, 4096]");
+                return mu_err(MU_EXIT_USAGE, "-j: '%s' is not a thread count in [1, 4096]", optarg);
             break;
         case 'o': a->out = optarg; break;
         case O_TRACE:
@@ -148,7 +148,7 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
             break;
         case O_MERGE: a->merge = optarg; break;
         case O_DRY: a->dry = 1; break;
-        default: return cli_bad_option("sweep", argv);
+        default: return cli_bad_option("sweep", c, argv);
         }
     }
     if (optind != argc) return mu_err(MU_EXIT_USAGE, "sweep: unexpected '%s' (marconi sweep --help)", argv[optind]);

@@ -177,8 +177,8 @@ static int axes_values(sw_axes *ax) {
         if (!(ax->sys[i] = sim_find_system(sys->v[i])))
             return mu_bad_opt("systems", sys->v[i], "is not a system (vllm+, sglang+, marconi, marconi-static)");
     for (int i = 0; i < al->n; i++)
-        if (mu_parse_double(al->v[i], &ax->alpha[i]) || !(ax->alpha[i] >= 0))
-            return mu_bad_opt("alpha", al->v[i], "is not a number >= 0");
+        if (mu_parse_double(al->v[i], &ax->alpha[i]) || !(ax->alpha[i] >= 0) || ax->alpha[i] > 1e6)
+            return mu_bad_opt("alpha", al->v[i], "is not a number in [0, 1e6]");
     for (int i = 0; i < cap->n; i++)
         if (mu_parse_bytes(cap->v[i], &ax->cap[i]) || !(ax->cap[i] > 0))
             return mu_bad_opt("capacity", cap->v[i], "is not a positive byte count");

@@ -84,5 +84,8 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
  * jansson value, appended to b; 0 or -1 on OOM.  Exposed for the tests. */
 struct json_t;
 int tr_py_dumps(const struct json_t *v, mu_buf *b);
+/* The same, keeping only the top-level object's keys named in fields
+ * ("k1,k2"; NULL: all): what --fields does (tr_pydumps.c). */
+int tr_py_dumps_keep(const struct json_t *v, mu_buf *b, const char *fields);
 
 #endif
