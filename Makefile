@@ -21,9 +21,9 @@ CFLAGS  ?=
 XCFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off -pthread \
            -I. -MMD -MP
 LDLIBS  := -ljansson -lz -lm -lpthread
+# SAN=1 keeps OPT (-O2: the sanitizer suites run in minutes, not tens)
 ifeq ($(SAN),1)
   BUILD   := build-san
-  OPT     := -O1
   XCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
