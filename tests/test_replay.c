@@ -272,12 +272,57 @@ static void test_real_bytes(void **state) {
     }
 }
 
+/* Requests with no output (the first ones, and one repeated whole): the
+ * replay runs the input alone and still hits what the simulation hits
+ * (make SAN=1 test runs this under the sanitizers). */
+static void test_zero_output(void **state) {
+    tr_builder *bld = tr_builder_new();
+    tr_err e;
+    int32_t a[40], o[8];
+    for (int i = 0; i < 40; i++) a[i] = 3 + (i * 7) % 50;
+    for (int i = 0; i < 8; i++) o[i] = 60 + i;
+    assert_int_equal(tr_builder_add(bld, 0, 0, 0.0, a, 30, NULL, 0, &e), 0);
+    assert_int_equal(tr_builder_add(bld, 1, 0, 1.0, a, 20, NULL, 0, &e), 0);
+    assert_int_equal(tr_builder_add(bld, 0, 1, 2.0, a, 40, o, 8, &e), 0);
+    assert_int_equal(tr_builder_add(bld, 1, 1, 3.0, a, 20, NULL, 0, &e), 0); /* its whole input is cached */
+    assert_int_equal(tr_builder_add(bld, 2, 0, 4.0, a, 40, o, 4, &e), 0);
+    tr_trace t;
+    assert_int_equal(tr_builder_finish(bld, &t, NULL, &e), 0);
+    const char *systems[] = {"vllm+", "sglang+"};
+    for (int s = 0; s < 2; s++) {
+        sim_cfg cfg;
+        base_cfg(&cfg, systems[s], 1e6);
+        cfg.cache.block_size = 8;
+        sim_req sim_rows[5], live_rows[5];
+        cfg.per_request = sim_rows;
+        sim_result *r = malloc(sizeof *r);
+        assert_non_null(r);
+        run(&t, &cfg, r);
+        sim_exec_cfg ec = {.backend = GPU_BACKEND_CPU, .seed = 3, .check_every = 1};
+        char err[700];
+        sim_exec *x = sim_exec_new(&ec, &cfg.cache, &t, err, sizeof err);
+        if (!x) fail_msg("sim_exec_new: %s", err);
+        cfg.exec = x;
+        cfg.cache.store = sim_exec_store(x);
+        cfg.per_request = live_rows;
+        run(&t, &cfg, r);
+        for (int i = 0; i < 5; i++) assert_int_equal(sim_rows[i].hit, live_rows[i].hit);
+        assert_true(live_rows[3].hit > 0);
+        assert_true(r->exec.checks > 0);
+        free(r);
+        sim_exec_free(x);
+        sim_cfg_free(&cfg);
+    }
+    tr_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_equals_sim),
         cmocka_unit_test(test_check_catches_a_wrong_state),
         cmocka_unit_test(test_command),
         cmocka_unit_test(test_real_bytes),
+        cmocka_unit_test(test_zero_output),
     };
     return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }
