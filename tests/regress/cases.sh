@@ -90,6 +90,12 @@ c err_conv_fmt     $M convert docx "$IN/lmsys.jsonl" -o y.jsonl
 c err_model        $M model --model nonesuch
 printf '{"session_id": 0, "turn_id": 0, "ts": 0.0, "num_input_tokens": 2, "num_output_tokens": 1, "input_tokens": [1, 2], "output_tokens": [3]}\n{"session_id": 0, "turn_id": 1\n' > broken.jsonl
 c err_broken       $M sim broken.jsonl --capacity 1GB
+# requests with no output (make SAN=1 test runs these under the sanitizers)
+printf '%s\n' '{"session_id": 0, "turn_id": 0, "ts": 0.0, "num_input_tokens": 3, "num_output_tokens": 0, "input_tokens": [1, 2, 3], "output_tokens": []}' \
+  '{"session_id": 1, "turn_id": 0, "ts": 1.0, "num_input_tokens": 2, "num_output_tokens": 0, "input_tokens": [1, 2], "output_tokens": []}' \
+  '{"session_id": 0, "turn_id": 1, "ts": 2.0, "num_input_tokens": 5, "num_output_tokens": 1, "input_tokens": [1, 2, 3, 4, 5], "output_tokens": [6]}' > zero_out.jsonl
+c zero_sim         $M sim zero_out.jsonl --model tiny --capacity 100KB --system sglang+ --json
+c zero_sweep       $M sweep --trace zero_out.jsonl --model tiny --capacity 100KB,1MB -j 2 -o sw5
 c err_replay_vocab $M replay lmsys.jsonl --model tiny --capacity 1MB
 c err_replay_des   $M replay lmsys.jsonl --model tiny --capacity 1MB --timing des
 c err_replay_pools $M replay lmsys.jsonl --model-file "$IN/model.json" --capacity 1MB --kv-slots 5
