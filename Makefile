@@ -130,6 +130,7 @@ FUZZ_CFLAGS  := -std=gnu11 -O1 -g -ffp-contract=off -pthread -I. -fno-omit-frame
                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 .PHONY: fuzz fuzz-build
+.SECONDARY: $(FUZZ_OBJ)
 fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_S) $(FUZZ_NAMES)
