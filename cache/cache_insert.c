@@ -38,30 +38,6 @@ static rt_node *block_next(const rt_node *node, const int32_t *seq, uint32_t n, 
     return NULL;
 }
 
-/* Exact bytes a block insert adds (a dry run of insert_block): the partial
- * block it stops at is filled, then whole new blocks follow.  *stop is the
- * node the insert will extend from. */
-static int64_t block_need(const cache *c, const int32_t *seq, uint32_t n, rt_node **stop) {
-    uint32_t B = c->t.block, pos = 0;
-    rt_node *node = c->t.root, *next;
-    while (pos < n && (next = block_next(node, seq, n, pos))) {
-        node = next;
-        pos += next->len;
-    }
-    *stop = node;
-    int64_t tokens = 0, states = 0;
-    if (pos < n && node != c->t.root && node->len < B) {
-        uint32_t k = B - node->len < n - pos ? B - node->len : n - pos;
-        tokens += k;
-        pos += k;
-    }
-    if (pos < n) {
-        tokens += n - pos;
-        states += (n - pos + B - 1) / B;
-    }
-    return states * c->state_bytes + tokens * c->kv_bytes;
-}
-
 static void touch_one(cache *c, rt_node *x) {
     x->ts = c->now;
     cache_cand_fix(c, x);
@@ -190,14 +166,15 @@ static int layout_radix(const cache *c, const int32_t *seq, uint32_t n, cache_pl
 
 /* A dry run of insert_block: the matched blocks, the partial block it
  * fills (its state is rewritten at the new end: the same slot), then new
- * blocks with a state each. */
-static int layout_block(const cache *c, const int32_t *seq, uint32_t n, cache_plan *p) {
+ * blocks with a state each.  *stop is the node the insert extends from. */
+static int layout_block(const cache *c, const int32_t *seq, uint32_t n, cache_plan *p, rt_node **stop) {
     uint32_t B = c->t.block, pos = 0;
     rt_node *node = c->t.root, *next;
     while (pos < n && node->first && (next = block_next(node, seq, n, pos))) {
         node = next;
         pos += next->len;
     }
+    *stop = node;
     if (pos < n) p->kv_from = pos;
     if (pos < n && node != c->t.root && node->len < B) {
         uint32_t k = B - node->len < n - pos ? B - node->len : n - pos;
@@ -212,22 +189,34 @@ static int layout_block(const cache *c, const int32_t *seq, uint32_t n, cache_pl
     return 0;
 }
 
-static int layout(const cache *c, const int32_t *seq, uint32_t n, cache_plan *p) {
+/* The insert's layout into *p; *stop (block layout only: the node the
+ * insert extends from) is left alone for a radix tree. */
+static int layout(const cache *c, const int32_t *seq, uint32_t n, cache_plan *p, rt_node **stop) {
     p->n = n;
     p->kv_from = n;
     p->nckpt = p->nfresh = 0;
-    return c->t.layout == RT_RADIX ? layout_radix(c, seq, n, p) : layout_block(c, seq, n, p);
+    return c->t.layout == RT_RADIX ? layout_radix(c, seq, n, p) : layout_block(c, seq, n, p, stop);
+}
+
+/* Exact bytes the layout adds: its fresh states and new tokens. */
+static double layout_bytes(const cache *c, const cache_plan *p) {
+    return (double)((int64_t)p->nfresh * c->state_bytes + (int64_t)(p->n - p->kv_from) * c->kv_bytes);
 }
 
 /* Slots the layout takes from the store. */
 static int64_t layout_kv(const cache *c, const cache_plan *p) { return c->t.store.kv_alloc ? p->n - p->kv_from : 0; }
 
 /* Evict until the store can hand out the layout's slots (a store that runs
- * out means eviction, never failure).  Returns 1 when it can, 0 when even
- * eviction of everything evictable leaves too few, -1 on out of memory. */
-static int make_room_in_store(cache *c, const int32_t *seq, uint32_t n, cache_plan *p) {
+ * out means eviction, never failure).  *p holds the layout of the tree as
+ * it was after `laid` eviction calls (or none: laid == UINT64_MAX); it is
+ * redone whenever eviction ran since.  Returns 1 when the store can, 0
+ * when even eviction of everything evictable leaves too few, -1 on out of
+ * memory. */
+static int make_room_in_store(cache *c, const int32_t *seq, uint32_t n, cache_plan *p, uint64_t laid) {
+    rt_node *stop;
     for (;;) {
-        if (layout(c, seq, n, p)) return -1;
+        if (laid != c->st.evict_calls && layout(c, seq, n, p, &stop)) return -1;
+        laid = c->st.evict_calls;
         if (!c->t.store.avail) return 1;
         int64_t ssm, kv;
         c->t.store.avail(c->t.store.ctx, &ssm, &kv);
@@ -300,6 +289,7 @@ int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, c
     c->cfg.ev->touch(c, c->vis, w.nvis, c->full, w.nfull);
     double need;
     rt_node *stop = w.partial ? w.partial : w.last;
+    uint64_t laid = UINT64_MAX; /* the eviction count *p's layout was made at */
     if (Q(c, CQ_ESTIMATED_BYTES)) {
         if (c->t.layout == RT_BLOCK) {
             need = block_estimate(c, n, 1 + w.nfull); /* nodes_accessed: the root and the matched blocks */
@@ -307,8 +297,12 @@ int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, c
             int64_t states = w.prefix > w.full_tokens ? 2 : 1;
             need = (double)(states * c->state_bytes + ((int64_t)n - (int64_t)w.prefix) * c->kv_bytes);
         }
+    } else if (c->t.layout == RT_BLOCK) { /* the dry run itself: its bytes, and where it extends */
+        if (layout(c, seq, n, p, &stop)) goto oom;
+        laid = c->st.evict_calls;
+        need = layout_bytes(c, p);
     } else {
-        need = (double)(c->t.layout == RT_BLOCK ? block_need(c, seq, n, &stop) : radix_need(c, &w, n));
+        need = (double)radix_need(c, &w, n);
     }
     int64_t size = cache_bytes(c);
     /* (size + need) first, as the reference adds an int and a float */
@@ -337,7 +331,7 @@ int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, c
             c->st.oversize++; /* larger than the cache: inserted anyway, as the reference does */
         }
     }
-    int room = make_room_in_store(c, seq, n, p);
+    int room = make_room_in_store(c, seq, n, p, laid);
     if (room < 0) goto oom;
     if (room == 0) { /* the store cannot hold it even empty of what is evictable */
         c->st.blocked++;
@@ -348,7 +342,7 @@ int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, c
     /* what the insert will add, from the layout of the tree as eviction
      * left it (evicting a block's sibling can change where a block insert
      * descends, so the estimate that sized the eviction may be stale) */
-    p->need = (double)((int64_t)p->nfresh * c->state_bytes + (int64_t)(n - p->kv_from) * c->kv_bytes);
+    p->need = layout_bytes(c, p);
     p->before = cache_bytes(c);
     p->admitted = 1;
     return c->oom ? -1 : 0;
