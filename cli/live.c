@@ -133,7 +133,7 @@ void cli_live_end(sim_cfg *cfg) {
 
 static const char *backend_name(const sim_cfg *cfg, const sim_result *r) {
     if (!cfg->exec) return "null";
-    return r->exec.bound > 1e-4 ? "cuda" : "cpu";
+    return r->exec.backend == GPU_BACKEND_CUDA ? "cuda" : "cpu";
 }
 
 void cli_live_print(FILE *f, const sim_cfg *cfg, const sim_result *r) {

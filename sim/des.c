@@ -304,13 +304,10 @@ int sim_des(const tr_trace *tr, const sim_cfg *cfg, int nocache, sim_result *res
     if (cfg->per_request && !nocache)
         for (size_t i = 0; i < n; i++) {
             sim_req *q = &cfg->per_request[i];
-            const ttft_model *m = &cfg->ttft;
             q->hit = d.hit[i];
             q->ttft = d.ttft[i];
             q->model_prefill = q->prefill = d.prefill[i];
-            q->restore = m->kind == TTFT_ROOFLINE && d.hit[i]
-                             ? ((double)d.rp.c.state_bytes + (double)d.rp.c.kv_bytes * d.hit[i]) / m->bandwidth
-                             : 0;
+            q->restore = sim_model_restore(cfg, &d.rp.c, d.hit[i]);
             q->checkpoint = NAN; /* inserts happen at completion, past the prefill: not in its time */
         }
     res->held_turns = d.held;

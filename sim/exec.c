@@ -196,6 +196,7 @@ sim_exec *sim_exec_new(const sim_exec_cfg *cfg, const cache_cfg *cc, const tr_tr
     x->cold = malloc((size_t)cc->model.vocab * sizeof *x->cold);
     if (!x->slot_of || !x->ck || !x->ck_slot || !x->cold_kv || !x->logits || !x->cold) goto oom;
     for (size_t k = 0; k < L; k++) x->cold_kv[k] = x->kv_scratch + (int32_t)(k < x->max_len ? k : 0);
+    x->st_.backend = cfg->backend;
     x->st_.bound = cfg->backend == GPU_BACKEND_CPU ? 1e-5 : cfg->dtype == GPU_BF16 ? 1e-2 : 1e-3;
     x->st_.kv_slots = x->has_kv ? kv_cache : 0;
     x->st_.state_slots = st_cache;

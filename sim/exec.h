@@ -59,6 +59,7 @@ typedef struct sim_exec_times {
 
 /* Totals over a replay. */
 typedef struct sim_exec_stats {
+    gpu_backend backend;     /* the executor that ran */
     uint64_t calls;          /* gpu_prefill calls */
     uint64_t tokens;         /* tokens run through the model (cold checks excluded) */
     uint64_t restarts;       /* requests prefilled from position 0 although the cache hit:

@@ -70,6 +70,12 @@ void sim_replay_result(const sim_replay *r, sim_result *res) {
     cache_reuse_stats(c, &res->reuse);
 }
 
+double sim_model_restore(const sim_cfg *cfg, const cache *c, uint32_t hit) {
+    const ttft_model *m = &cfg->ttft;
+    if (m->kind != TTFT_ROOFLINE || !hit) return 0;
+    return ((double)c->state_bytes + (double)c->kv_bytes * hit) / m->bandwidth;
+}
+
 void sim_replay_free(sim_replay *r) {
     cache_plan_free(&r->plan);
     tun_free(&r->t);

@@ -55,4 +55,9 @@ void sim_replay_result(const sim_replay *r, sim_result *res);
 
 void sim_replay_free(sim_replay *r);
 
+/* The TTFT model's seconds to read a resumed state and the KV of its
+ * `hit` tokens (roofline: their bytes over the bandwidth; a measured
+ * profile includes it already: 0). */
+double sim_model_restore(const sim_cfg *cfg, const cache *c, uint32_t hit);
+
 #endif

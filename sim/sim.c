@@ -93,7 +93,7 @@ static void model_times(const sim_cfg *cfg, const cache *c, uint32_t n_in, uint3
     q->hit = hit;
     q->model_prefill = q->prefill = q->ttft = ttft_seconds(m, &cfg->cache.model, cached, take);
     int roof = m->kind == TTFT_ROOFLINE;
-    q->restore = roof && hit ? ((double)c->state_bytes + (double)c->kv_bytes * hit) / m->bandwidth : 0;
+    q->restore = sim_model_restore(cfg, c, hit);
     q->checkpoint = roof ? (double)nckpt * (double)c->state_bytes / m->bandwidth : 0;
 }
 
