@@ -241,6 +241,15 @@ static void gather_prefix(sim_exec *x, const rt_node *hit) {
         for (uint32_t k = 0; k < v->len; k++) x->slot_of[v->end - v->len + k] = v->kv[k];
 }
 
+/* gpu_prefill, its wall time added to *exec_ms. */
+static int timed_prefill(sim_exec *x, const gpu_prefill_req *r, double *exec_ms, char *err, size_t errlen) {
+    double t0 = mu_now();
+    int rc = gpu_prefill(x->g, r, err, errlen);
+    *exec_ms += 1e3 * (mu_now() - t0);
+    if (rc) unprefix(err);
+    return rc;
+}
+
 /* One prefill call: tokens [from, to) of seq after a prefix of `from`
  * positions resumed from state slot `start`, checkpoints of the plan
  * that fall in (from, to] plus `extra` (the state at `to` into a slot, or
@@ -268,10 +277,7 @@ static int run_call(sim_exec *x, const int32_t *seq, uint32_t from, uint32_t to,
                          .ckpt_slot = x->ck_slot,
                          .n_ckpt = x->has_ssm ? nck : 0,
                          .logits = logits};
-    double t0 = mu_now();
-    int rc = gpu_prefill(x->g, &r, err, errlen);
-    *exec_ms += 1e3 * (mu_now() - t0);
-    if (rc) unprefix(err);
+    int rc = timed_prefill(x, &r, exec_ms, err, errlen);
     x->st_.calls++;
     x->st_.tokens += to - from;
     return rc;
@@ -290,13 +296,7 @@ static int cold_check(sim_exec *x, size_t i, const int32_t *seq, uint32_t n_in, 
                       size_t errlen) {
     gpu_prefill_req r = {.tokens = seq, .n = n_in, .n_prefix = 0, .prefix_kv = NULL, .start_state = GPU_NO_SLOT,
                          .new_kv = x->cold_kv, .n_ckpt = 0, .logits = x->cold};
-    double t0 = mu_now();
-    int rc = gpu_prefill(x->g, &r, err, errlen);
-    *exec_ms += 1e3 * (mu_now() - t0);
-    if (rc) {
-        unprefix(err);
-        return -1;
-    }
+    if (timed_prefill(x, &r, exec_ms, err, errlen)) return -1;
     double num = 0, den = 0;
     for (int k = 0; k < x->model.vocab; k++) {
         double dlt = fabs((double)x->logits[k] - (double)x->cold[k]), ref = fabs((double)x->cold[k]);
