@@ -227,6 +227,7 @@ int cache_clone(cache *dst, const cache *src) {
     dst->vis_cap = dst->full_cap = 0;
     memset(&dst->plan, 0, sizeof dst->plan);
     dst->cfg.store = rt_null_store(); /* as the tree's: a snapshot owns no slots */
+    dst->cfg.obs = NULL;              /* the tuner's what-if replays are nobody's evictions */
     if (rt_clone(&dst->t, &src->t) != 0) goto oom;
     dst->t.on_change = on_change;
     dst->t.ctx = dst;
@@ -325,6 +326,7 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
     assert(n && n != c->t.root && n->lock == 0);
     assert(n->nchild == 0 || (n->nchild == 1 && n->state != RT_NO_STATE));
     int64_t freed;
+    if (c->cfg.obs && n->state != RT_NO_STATE) c->cfg.obs->evicted(c->cfg.obs->ctx, c, n, n->nchild ? CACHE_OBS_INNER : CACHE_OBS_LEAF);
     if (n->nchild == 0) {
         rt_node *p = n->parent;
         freed = (n->state != RT_NO_STATE ? c->state_bytes : 0) + (int64_t)n->len * c->kv_bytes;

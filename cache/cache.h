@@ -111,6 +111,18 @@ enum {
                                 (fl_real_*): what an executor's pools hold in that dtype */
 };
 
+/* An observer of the cache's evictions (cache_cfg.obs): the miss
+ * explanation (sim/explain.h) keeps a ghost of what left.  Called from
+ * cache_evict_node just before n loses its state: kind CACHE_OBS_LEAF (n is
+ * a leaf and goes with its KV) or CACHE_OBS_INNER (n keeps its KV, only its
+ * state goes).  n and the tree are unchanged during the call; the observer
+ * must not change the cache.  NULL (the default) costs one test. */
+enum { CACHE_OBS_LEAF = 0, CACHE_OBS_INNER = 1 };
+typedef struct cache_observer {
+    void *ctx;                                                       /* passed back */
+    void (*evicted)(void *ctx, const cache *c, const rt_node *n, int kind); /* see above */
+} cache_observer;
+
 typedef struct cache_cfg {
     fl_model model;           /* shapes: bytes per state and per token, FLOPs */
     double capacity;          /* bytes the cache may hold */
@@ -121,6 +133,7 @@ typedef struct cache_cfg {
     unsigned quirks;          /* CQ_* bits */
     rt_store store;           /* where slots come from (rt_null_store() in the simulator) */
     int bytes;                /* CACHE_BYTES_FORMULA or CACHE_BYTES_REAL */
+    const cache_observer *obs;/* told of evictions (borrowed), or NULL; a clone has none */
 } cache_cfg;
 
 /* Bytes cfg charges for one SSM checkpoint (all SSM layers) and for one

@@ -105,6 +105,7 @@ static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim
     if (cfg->exec || l->bytes_given) cli_live_report(&row, l, cfg, r);
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
     cli_row_num(&row, "tune_seconds", r->tune_seconds);
+    if (r->explained) cli_report_misses(&row, r);
     if (composition) cli_report_composition(&row, r);
     char *s = row.oom ? NULL : cli_row_json(&row);
     cli_row_free(&row);
@@ -277,6 +278,7 @@ static int sim_main(int argc, char **argv, int replay) {
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
+    cfg.explain = json; /* --json carries the miss classes (docs/explain.md) */
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     cfg.cache.bytes = live.bytes;
     /* pools given instead of a capacity: the capacity is what they hold */

@@ -15,5 +15,6 @@ int cmd_convert(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
     {.name = "replay", .fn = cmd_replay, .summary = "the same replay with the model really running behind the cache (CPU or CUDA)"},
     {.name = "profile", .fn = cmd_profile, .summary = "measure the executor's prefill latency by new x cached tokens (a --ttft-model profile)"},
     {.name = "gen", .fn = cmd_gen, .summary = "generate an LMSys-, ShareGPT-, SWE-bench-like or shared-prefix trace"},
+    {.name = "explain", .fn = cmd_explain, .summary = "why every miss happened: compulsory, admission, capacity, alignment, in flight"},
     {.name = "stats", .fn = cmd_stats, .summary = "describe a trace: lengths, rates, oracle token hit rate"},
     {.name = "pack", .fn = cmd_pack, .summary = "write a trace in the packed form (.mtrace): fast to load, checksummed"},
     {.name = "convert", .fn = cmd_convert, .summary = "turn ShareGPT / LMSys / agent conversation logs into a trace"},

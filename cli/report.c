@@ -347,3 +347,33 @@ void cli_report_composition(cli_row *row, const sim_result *r) {
            r->timing == SIM_DES ? "[\"seconds\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]"
                                 : "[\"request\", \"kv_bytes\", \"ssm_bytes\", \"states_admitted\", \"evictions\"]");
 }
+
+void cli_report_misses(cli_row *row, const sim_result *r) {
+    mu_buf b = {0}, f = {0}, c = {0};
+    int bad = mu_buf_put(&b, "{", 1) || mu_buf_put(&f, "{", 1) || mu_buf_put(&c, "{", 1);
+    for (int k = 0; k < SIM_MISS_CLASSES && !bad; k++) {
+        char e[120], n[48];
+        snprintf(e, sizeof e, "%s\"%s\": %" PRIu64, k ? ", " : "", sim_miss_names[k], r->misses[k]);
+        bad |= mu_buf_put(&b, e, strlen(e));
+        snprintf(e, sizeof e, "%s\"%s\": %s", k ? ", " : "", sim_miss_names[k], fl_i128_str(r->misses_flops[k], n));
+        bad |= mu_buf_put(&f, e, strlen(e));
+    }
+    for (int k = 1; k < SIM_CAUSES && !bad; k++) {
+        char e[120];
+        snprintf(e, sizeof e, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", sim_cause_names[k], r->cause_tokens[k]);
+        bad |= mu_buf_put(&c, e, strlen(e));
+    }
+    bad = bad || mu_buf_put(&b, "}", 1) || mu_buf_put(&f, "}", 1) || mu_buf_put(&c, "}", 1);
+    if (bad) row->oom = 1;
+    else {
+        cli_row_raw(row, "misses", b.p);
+        cli_row_raw(row, "misses_flops", f.p);
+        cli_row_raw(row, "miss_causes", c.p);
+    }
+    free(b.p);
+    free(f.p);
+    free(c.p);
+    cli_row_uint(row, "oracle_hit_tokens", r->oracle_tokens);
+    cli_row_uint(row, "oracle_system_hit_tokens", r->oracle_system_tokens);
+    cli_row_i128(row, "oracle_system_flops_saved", r->oracle_system_flops);
+}

@@ -42,6 +42,12 @@ char *cli_row_csv(const cli_row *r);
 /* Every field of a run: configuration, counters, hit rates, FLOPs, tuner,
  * reuse, TTFT (DES), buckets and tuning scores (raw). */
 void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_result *res);
+/* The miss explanation (res->explained): "misses" and "misses_flops"
+ * objects by class, "miss_causes" (capacity and in-flight tokens by what
+ * removed their state), the plain and the system's infinite-cache oracle
+ * hits (docs/explain.md). */
+void cli_report_misses(cli_row *row, const sim_result *res);
+
 /* The composition samples as a raw JSON array. */
 void cli_report_composition(cli_row *row, const sim_result *res);
 

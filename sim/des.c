@@ -155,6 +155,7 @@ static int start_step(des *d, double now) {
             q->start = now;
             if (!d->nocache) {
                 tr_tokens(d->tr, i, d->buf);
+                d->rp.now = now;
                 cache_hit h;
                 if (sim_replay_lookup(&d->rp, i, d->buf, tq->n_in, &h)) return DES_OOM;
                 q->hit = h.tokens;
@@ -196,6 +197,7 @@ static int on_done(des *d, double now, size_t i) {
     const tr_req *tq = &d->tr->req[i];
     if (!d->nocache) {
         uint32_t n = tr_tokens(d->tr, i, d->buf);
+        d->rp.now = now;
         /* the request pinned its path at lookup (q->pin): no keep here */
         if (sim_replay_insert(&d->rp, i, d->buf, n, NULL)) return DES_OOM;
         if (q->pin) cache_unlock(&d->rp.c, q->pin);

@@ -1,7 +1,11 @@
 /* replay.c -- see replay.h. */
 #include "sim/replay.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "sim/explain.h"
 
 uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
     const tr_trace *tr = ctx;
@@ -12,20 +16,43 @@ uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
 int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->tr = tr;
-    if (cache_init(&r->c, &cfg->cache, err, errlen) != 0) return -1;
+    r->now = NAN;
+    cache_cfg cc = cfg->cache;
+    if (cfg->explain) {
+        if (!(r->x = malloc(sizeof *r->x))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (sim_explain_init(r->x, cfg, &cc, err, errlen)) {
+            free(r->x);
+            r->x = NULL;
+            return -1;
+        }
+    }
+    if (cache_init(&r->c, &cc, err, errlen) != 0) goto fail;
     r->tuning = cfg->tune && cfg->cache.ev == &evict_flop;
     tun_src src = {.ctx = (void *)tr, .tokens = sim_trace_tokens, .max_len = tr->max_len};
     if (tun_init(&r->t, &cfg->tuner, src) != 0) {
         snprintf(err, errlen, "out of memory");
         cache_free(&r->c);
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    if (r->x) sim_explain_free(r->x);
+    free(r->x);
+    r->x = NULL;
+    return -1;
 }
 
 int sim_replay_lookup(sim_replay *r, size_t i, const int32_t *seq, uint32_t n_in, cache_hit *hit) {
     if (r->tuning && tun_before_lookup(&r->t, &r->c, i)) return -1;
-    return cache_lookup(&r->c, seq, n_in, hit) ? -1 : 0;
+    if (cache_lookup(&r->c, seq, n_in, hit)) return -1;
+    if (r->x) {
+        r->x->t = r->now;
+        if (sim_explain_lookup(r->x, &r->c, i, seq, n_in, hit->tokens)) return -1;
+    }
+    return 0;
 }
 
 int sim_replay_plan(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep) {
@@ -34,7 +61,12 @@ int sim_replay_plan(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_
 }
 
 int sim_replay_commit(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {
+    int admitted = r->plan.admitted;
     if (cache_insert_commit(&r->c, seq, n, &r->plan)) return -1;
+    if (r->x) {
+        r->x->t = r->now;
+        if (sim_explain_insert(r->x, &r->c, i, seq, n, admitted)) return -1;
+    }
     return r->tuning && tun_after_insert(&r->t, &r->c, i) ? -1 : 0;
 }
 
@@ -68,6 +100,7 @@ void sim_replay_result(const sim_replay *r, sim_result *res) {
     res->nodes = c->t.nodes;
     res->bytes = cache_bytes(c);
     cache_reuse_stats(c, &res->reuse);
+    if (r->x) sim_explain_result(r->x, res);
 }
 
 double sim_model_restore(const sim_cfg *cfg, const cache *c, uint32_t hit) {
@@ -77,6 +110,8 @@ double sim_model_restore(const sim_cfg *cfg, const cache *c, uint32_t hit) {
 }
 
 void sim_replay_free(sim_replay *r) {
+    if (r->x) sim_explain_free(r->x);
+    free(r->x);
     cache_plan_free(&r->plan);
     tun_free(&r->t);
     cache_free(&r->c);

@@ -12,6 +12,9 @@
  *   sim_replay_result      the cache's and tuner's ~20 result fields
  *   sim_replay_free
  *
+ * With cfg->explain, the miss explanation (sim/explain.h) sees every
+ * lookup and insert too.
+ *
  * The tuner's hooks run only for a tuned system (cfg->tune) with FLOP-aware
  * eviction, in the order tuner/tun.h requires.
  */
@@ -26,6 +29,8 @@ typedef struct sim_replay {
     tun t;              /* the online tuner (initialised even when off) */
     int tuning;         /* 1: the tuner's hooks run */
     cache_plan plan;    /* the insert in flight */
+    struct sim_explain *x; /* the miss explanation (cfg->explain, sim/explain.h), or NULL */
+    double now;         /* DES: the current event's seconds (des.c sets it: the explanation's ages) */
 } sim_replay;
 
 /* The tuner's token source: request req's full sequence from the trace

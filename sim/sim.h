@@ -29,12 +29,53 @@ enum { SIM_LOGICAL = 0, SIM_DES = 1 };
 #define SIM_BUCKETS_MAX 32
 #define SIM_SAMPLES_MAX 512
 
+/* Why each uncached input token missed (sim/explain.c, docs/explain.md):
+ * every one falls in exactly one class. */
+enum {
+    SIM_MISS_COMPULSORY = 0, /* no earlier sequence had this prefix */
+    SIM_MISS_ADMISSION,      /* shared, but the system never checkpoints a state there */
+    SIM_MISS_CAPACITY,       /* an infinite cache with the same rules would have served it */
+    SIM_MISS_ALIGNMENT,      /* lost to the block grid (or the system's own granularity) */
+    SIM_MISS_IN_FLIGHT,      /* the state was still being computed, or its insert was blocked */
+    SIM_MISS_CLASSES
+};
+extern const char *const sim_miss_names[SIM_MISS_CLASSES]; /* "compulsory", ... */
+
+/* What removed the state (or KV) a capacity miss needed (sim_miss_req.cause). */
+enum {
+    SIM_CAUSE_NONE = 0,  /* no capacity miss */
+    SIM_CAUSE_LEAF,      /* a leaf evicted with its KV */
+    SIM_CAUSE_INNER,     /* an intermediate node's state evicted (its KV kept) */
+    SIM_CAUSE_KV,        /* the KV of a leaf edge the input enters (the state lay deeper) */
+    SIM_CAUSE_BLOCKED,   /* in flight: the source's insert was blocked by pinned paths */
+    SIM_CAUSE_RESHAPED,  /* nothing on the path was evicted: earlier evictions changed where
+                            inserts branched, so the state was never created here */
+    SIM_CAUSES
+};
+extern const char *const sim_cause_names[SIM_CAUSES]; /* "", "leaf", ... */
+
+/* A system's rules for the miss explanation: how its alignment floors a
+ * shared prefix, and the infinite cache its admission oracle runs.
+ * sim_explain_default serves the radix and block layouts; an engine model
+ * with its own granularity (an input - 1 cap, a page size) brings its own. */
+typedef struct sim_explain_rules {
+    const char *name;  /* for reports */
+    /* The best hit alignment allows an n_in-token input that shares e
+     * tokens with earlier sequences; o is the admission oracle's hit (a
+     * block layout's grid is path dependent: its oracle's hit is the bound). */
+    uint32_t (*align)(const cache_cfg *cc, uint32_t e, uint32_t n_in, uint32_t o);
+    /* The oracle's cache: cc's rules with no capacity limit (out: a copy). */
+    void (*oracle)(const cache_cfg *cc, cache_cfg *out);
+} sim_explain_rules;
+extern const sim_explain_rules sim_explain_default;
+
 typedef struct sim_system {
     const char *name;          /* --system value */
     const adm_policy *adm;     /* admission */
     const evict_policy *ev;    /* eviction */
     int tune;                  /* online alpha tuning */
     const char *help;          /* one line for --help */
+    const sim_explain_rules *explain; /* miss explanation's rules, or NULL: sim_explain_default */
 } sim_system;
 
 extern const sim_system sim_systems[]; /* terminated by a NULL name */
@@ -51,6 +92,22 @@ typedef struct sim_req {
     double checkpoint;     /* writing checkpoints (model: their bytes / bandwidth); NaN: not measured */
     double model_prefill;  /* the TTFT model's prefill for the same hit, whatever ran */
 } sim_req;
+
+/* One request's miss explanation (sim_cfg.explain_rows), in trace order.
+ * The bounds are a chain n_in >= e_any >= e >= a >= o_c >= hit (clamped,
+ * docs/explain.md); each class is the tokens between two of them. */
+typedef struct sim_miss_req {
+    uint32_t n_in, hit;     /* input tokens; the finite cache's hit */
+    uint32_t e_any;         /* longest prefix shared with any earlier sequence, in flight included */
+    uint32_t e;             /* ... with the sequences inserted before the lookup */
+    uint32_t a;             /* e floored by the system's alignment */
+    uint32_t o;             /* the infinite cache's hit (the system's admission and alignment), unclamped */
+    uint32_t tok[SIM_MISS_CLASSES]; /* uncached tokens by class: sum n_in - hit */
+    fl_i128 flops[SIM_MISS_CLASSES]; /* the prefill FLOPs they cost */
+    int cause;              /* SIM_CAUSE_* of the capacity (or blocked in-flight) tokens */
+    int64_t cause_ago;      /* requests looked up since it happened (this one included), or -1 */
+    double cause_ago_s;     /* DES: seconds since it happened (NaN: logical timing, or none) */
+} sim_miss_req;
 
 /* A replay's configuration.  It owns its TTFT model's profile rows (heap):
  * sim_cfg_free releases them.  A struct copy (`run = base`) borrows them;
@@ -71,6 +128,8 @@ typedef struct sim_cfg {
     sim_exec *exec;        /* the executor backend (logical timing only; borrowed), or NULL:
                               the null backend, time from the TTFT model */
     sim_req *per_request;  /* tr->n rows to fill in trace order (borrowed), or NULL */
+    int explain;           /* classify every miss (sim/explain.c): res->misses, ~2x memory */
+    sim_miss_req *explain_rows; /* with explain: tr->n rows to fill in trace order (borrowed), or NULL */
 } sim_cfg;
 
 /* A distribution's summary (seconds for TTFT). */
@@ -139,6 +198,14 @@ typedef struct sim_result {
     sim_dist model_prefill;    /* the TTFT model's prefill for the same hits */
     double live_exec_seconds;  /* inside executor calls (the rest is the replay's overhead) */
     sim_exec_stats exec;       /* the executor's totals */
+    /* the miss explanation (sim_cfg.explain) */
+    int explained;             /* 1: the fields below are set */
+    uint64_t misses[SIM_MISS_CLASSES];      /* uncached input tokens by class (sum: input - hit) */
+    fl_i128 misses_flops[SIM_MISS_CLASSES]; /* their prefill FLOPs (sum: what no hit saved) */
+    uint64_t oracle_tokens;    /* plain oracle: longest prefix shared with an earlier inserted sequence */
+    uint64_t oracle_system_tokens; /* the infinite cache with the system's admission and alignment */
+    fl_i128 oracle_system_flops;   /* the FLOPs its hits would save */
+    uint64_t cause_tokens[SIM_CAUSES]; /* capacity and in-flight tokens by what removed their state */
 } sim_result;
 
 /* Replay trace tr through a cache built from cfg (logical or discrete-
