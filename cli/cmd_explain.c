@@ -113,7 +113,7 @@ static void print_report(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const 
             if (q->tok[c]) fprintf(f, " %s %u", sim_miss_names[c], q->tok[c]);
         if (q->cause) {
             fprintf(f, "  [%s", sim_cause_names[q->cause]);
-            if (q->cause_ago >= 0) fprintf(f, ", %" PRId64 " requests before", q->cause_ago);
+            if (q->cause_ago >= 0) fprintf(f, ", %" PRId64 " request%s before", q->cause_ago, q->cause_ago == 1 ? "" : "s");
             if (!isnan(q->cause_ago_s)) fprintf(f, ", %.3f s before", q->cause_ago_s);
             fputc(']', f);
         }

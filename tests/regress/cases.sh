@@ -99,3 +99,10 @@ c zero_sweep       $M sweep --trace zero_out.jsonl --model tiny --capacity 100KB
 c err_replay_vocab $M replay lmsys.jsonl --model tiny --capacity 1MB
 c err_replay_des   $M replay lmsys.jsonl --model tiny --capacity 1MB --timing des
 c err_replay_pools $M replay lmsys.jsonl --model-file "$IN/model.json" --capacity 1MB --kv-slots 5
+
+# ---- explain: the miss classes (docs/explain.md) ---------------------------------------
+c explain_sglang   $M explain swe.jsonl --system sglang+ --capacity 1GB --top 3 --csv explain.csv
+c explain_vllm     $M explain lmsys.jsonl --system vllm+ --capacity 1GB --timing logical --top 3
+c explain_marconi  $M explain swe.jsonl --capacity 1GB --alpha 0.5 --threads 2 --top 0
+c help_explain     $M explain --help
+c explain_nocap    $M explain swe.jsonl
