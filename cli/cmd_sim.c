@@ -89,7 +89,8 @@ static void sim_usage(FILE *f, int replay) {
     cli_live_usage(f);
     fprintf(f,
             "\n"
-            "  --json              one JSON object on stdout instead of the table\n"
+            "  --json              one JSON object on stdout instead of the table, with the\n"
+            "                      miss classes (misses, misses_flops: docs/explain.md)\n"
             "  --check             verify the whole cache after every request (slow)\n"
             "  -h, --help          this text\n"
             "\n"
