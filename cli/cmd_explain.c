@@ -52,6 +52,7 @@ static void explain_usage(FILE *f) {
             "                      session_id, turn_id, n_in, hit, the bounds e_any, e, a,\n"
             "                      o, tokens and FLOPs of each class, cause, cause_ago\n"
             "                      (requests), cause_ago_s (seconds, des)\n"
+            "  --check             verify the whole cache after every request (slow)\n"
             "  -h, --help          this text\n"
             "`marconi sim --help` lists the timing, tuner and compatibility options, which\n"
             "apply here too.\n"
@@ -176,14 +177,15 @@ static int write_csv(mu_atomic_file *afp, const char *path, const tr_trace *tr, 
 }
 
 int cmd_explain(int argc, char **argv) {
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_TOP, O_CSV };
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_TOP, O_CSV, O_CHECK };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
         {"alpha", required_argument, 0, O_ALPHA},     {"threads", required_argument, 0, O_THREADS},
         {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
         {"model-file", required_argument, 0, O_MODELF}, {"top", required_argument, 0, O_TOP},
-        {"csv", required_argument, 0, O_CSV},         {"help", no_argument, 0, 'h'},
+        {"csv", required_argument, 0, O_CSV},         {"check", no_argument, 0, O_CHECK},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     struct option opts[64];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
@@ -192,7 +194,7 @@ int cmd_explain(int argc, char **argv) {
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL, *csv = NULL;
     double capacity = -1, alpha = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32, top = 10;
-    int c, handled;
+    int c, handled, check = 0;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -234,6 +236,7 @@ int cmd_explain(int argc, char **argv) {
             break;
         case O_MODEL: model = optarg; break;
         case O_MODELF: model_file = optarg; break;
+        case O_CHECK: check = 1; break;
         case O_CSV:
             if (!*optarg) return mu_bad_opt("csv", optarg, "is empty: name the file to write");
             csv = optarg;
@@ -269,6 +272,7 @@ int cmd_explain(int argc, char **argv) {
     cfg.cache.alpha = alpha;
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
+    cfg.check = check;
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
