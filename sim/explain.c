@@ -79,27 +79,70 @@ static const sim_ghost *ghost_get(const sim_explain *x, uint64_t key) {
     return NULL;
 }
 
+/* The prefix hash at the end of each node the ghost map has hashed through,
+ * keyed by (id, end): ids are never reused, a split or a merge keeps a
+ * node's end and prefix, and a block extended in place gets a new end.  An
+ * eviction then hashes only the tokens below the nearest memoised
+ * ancestor (LRU evicts a path leaf by leaf: usually just its own edge). */
+static int memo_get(const sim_explain *x, const rt_node *p, uint64_t *h) {
+    if (!x->mcap) return 0;
+    uint64_t k1 = p->id + 1;
+    for (size_t k = mu_hash64(k1 ^ (p->end << 40)) & (x->mcap - 1); x->m[k].id; k = (k + 1) & (x->mcap - 1))
+        if (x->m[k].id == k1 && x->m[k].end == p->end) {
+            *h = x->m[k].h;
+            return 1;
+        }
+    return 0;
+}
+
+static int memo_put(sim_explain *x, const rt_node *p, uint64_t h) {
+    if (2 * (x->mn + 1) > x->mcap) {
+        size_t nc = x->mcap ? 2 * x->mcap : 1024;
+        sim_memo *nm = calloc(nc, sizeof *nm);
+        if (!nm) return -1;
+        for (size_t i = 0; i < x->mcap; i++) {
+            if (!x->m[i].id) continue;
+            size_t k = mu_hash64(x->m[i].id ^ (x->m[i].end << 40)) & (nc - 1);
+            while (nm[k].id) k = (k + 1) & (nc - 1);
+            nm[k] = x->m[i];
+        }
+        free(x->m);
+        x->m = nm;
+        x->mcap = nc;
+    }
+    uint64_t k1 = p->id + 1;
+    size_t k = mu_hash64(k1 ^ (p->end << 40)) & (x->mcap - 1);
+    while (x->m[k].id && !(x->m[k].id == k1 && x->m[k].end == p->end)) k = (k + 1) & (x->mcap - 1);
+    if (!x->m[k].id) x->mn++;
+    x->m[k] = (sim_memo){.id = k1, .end = p->end, .h = h};
+    return 0;
+}
+
 /* The finite cache is about to drop n's state (and, for a leaf, its edge's
  * KV): remember the path's hash at n's end, and at the edge's first token. */
 static void on_evicted(void *ctx, const cache *c, const rt_node *n, int kind) {
     sim_explain *x = ctx;
+    /* n and its ancestors up to the nearest one whose hash is known */
     size_t depth = 0;
-    for (const rt_node *p = n; p != c->t.root; p = p->parent) depth++;
-    if (depth > x->pcap) {
-        rt_node **np = realloc(x->path, depth * 2 * sizeof *np);
-        if (!np) goto oom;
-        x->path = np;
-        x->pcap = depth * 2;
-    }
-    size_t k = depth;
-    for (const rt_node *p = n; p != c->t.root; p = p->parent) x->path[--k] = (rt_node *)p;
     uint64_t h = H0;
-    for (size_t i = 0; i < depth; i++) {
+    for (const rt_node *p = n; p != c->t.root; p = p->parent) {
+        if (p != n && memo_get(x, p, &h)) break;
+        if (depth == x->pcap) {
+            size_t nc = x->pcap ? 2 * x->pcap : 64;
+            rt_node **np = realloc(x->path, nc * sizeof *np);
+            if (!np) goto oom;
+            x->path = np;
+            x->pcap = nc;
+        }
+        x->path[depth++] = (rt_node *)p;
+    }
+    for (size_t i = depth; i-- > 0;) {
         const rt_node *p = x->path[i];
         for (uint32_t j = 0; j < p->len; j++) {
             h = hstep(h, p->tok[j]);
             if (p == n && j == 0 && kind == CACHE_OBS_LEAF && ghost_put(x, h, SIM_CAUSE_KV, c->st.requests)) goto oom;
         }
+        if (memo_put(x, p, h)) goto oom;
     }
     if (ghost_put(x, h, kind == CACHE_OBS_LEAF ? SIM_CAUSE_LEAF : SIM_CAUSE_INNER, c->st.requests)) goto oom;
     return;
@@ -159,6 +202,7 @@ void sim_explain_free(sim_explain *x) {
     free(x->g);
     free(x->h);
     free(x->path);
+    free(x->m);
     memset(x, 0, sizeof *x);
 }
 

@@ -36,6 +36,14 @@ typedef struct sim_ghost {
     double t;      /* seconds (DES), NaN in logical timing */
 } sim_ghost;
 
+/* A memoised prefix hash: the hash of the tokens from the root through
+ * node `id` + 1 ending at `end`. */
+typedef struct sim_memo {
+    uint64_t id;   /* the node's id + 1 (0 marks an empty slot) */
+    uint64_t end;  /* its end when hashed */
+    uint64_t h;    /* the prefix hash */
+} sim_memo;
+
 typedef struct sim_explain {
     const sim_explain_rules *rules; /* the system's (or sim_explain_default) */
     cache_cfg ocfg;      /* the oracle's configuration */
@@ -47,6 +55,8 @@ typedef struct sim_explain {
     cache_observer obs;  /* the finite cache's: fills the ghost map */
     sim_ghost *g;        /* ghost map, open addressing */
     size_t gcap, gn;     /* slots (a power of two, or 0), used */
+    sim_memo *m;         /* prefix hashes at node ends, open addressing */
+    size_t mcap, mn;     /* slots (a power of two, or 0), used */
     uint64_t *h;         /* scratch: prefix hashes of a sequence */
     size_t hcap;         /* entries of h */
     rt_node **path;      /* scratch: a node's path, root first */
