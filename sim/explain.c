@@ -175,7 +175,7 @@ static int plain_cfg(const cache_cfg *o, cache_cfg *out) {
 int sim_explain_init(sim_explain *x, const sim_cfg *cfg, cache_cfg *finite, char *err, size_t errlen) {
     memset(x, 0, sizeof *x);
     const sim_system *s = cfg->system ? sim_find_system(cfg->system) : NULL;
-    x->rules = s && s->explain ? s->explain : &sim_explain_default;
+    x->rules = cfg->explain_rules ? cfg->explain_rules : s && s->explain ? s->explain : &sim_explain_default;
     x->rules->oracle(&cfg->cache, &x->ocfg);
     x->model = cfg->cache.model;
     x->rows = cfg->explain_rows;

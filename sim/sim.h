@@ -130,6 +130,8 @@ typedef struct sim_cfg {
     sim_req *per_request;  /* tr->n rows to fill in trace order (borrowed), or NULL */
     int explain;           /* classify every miss (sim/explain.c): res->misses, ~2x memory */
     sim_miss_req *explain_rows; /* with explain: tr->n rows to fill in trace order (borrowed), or NULL */
+    const sim_explain_rules *explain_rules; /* the explanation's rules (borrowed), or NULL: the
+                                               system's (sim_system.explain), else sim_explain_default */
 } sim_cfg;
 
 /* A distribution's summary (seconds for TTFT). */

@@ -344,6 +344,51 @@ static void test_only_in_flight(void **state) {
     tr_free(&t);
 }
 
+/* A system's own rules (sim_cfg.explain_rules, as an engine model brings
+ * through sim_system.explain): one that never resumes the whole input (an
+ * input - 1 cap) loses the last token to alignment. */
+static uint32_t cap_align(const cache_cfg *cc, uint32_t e, uint32_t n_in, uint32_t o) {
+    uint32_t a = sim_explain_default.align(cc, e, n_in, o);
+    return a >= n_in && n_in ? n_in - 1 : a;
+}
+static void default_oracle_of(const cache_cfg *cc, cache_cfg *out) { sim_explain_default.oracle(cc, out); }
+static const sim_explain_rules capped = {.name = "input-1", .align = cap_align, .oracle = default_oracle_of};
+
+static void test_rules(void **state) {
+    int32_t a[40], o[4], b[60], full[44];
+    seqn(a, 40, 100);
+    seqn(o, 4, 900);
+    seqn(b, 60, 5000);
+    memcpy(full, a, sizeof a); /* r2's input: r0's whole sequence */
+    memcpy(full + 40, o, sizeof o);
+    creq q[] = {{0, 0, a, 40, o, 4}, {1, 50, b, 60, o, 4}, {2, 100, full, 44, o, 4}};
+    tr_trace t;
+    build(&t, q, 3);
+    sim_cfg cfg;
+    /* unbounded: the hit (44, this cache has no cap) is above the capped
+     * bound a = 43; the clamp raises it: nothing is lost */
+    base_cfg(&cfg, "sglang+", 1e12, SIM_LOGICAL);
+    cfg.explain_rules = &capped;
+    sim_result r;
+    sim_miss_req *rows = run_checked(&t, &cfg, &r);
+    assert_int_equal(rows[2].hit, 44);
+    assert_int_equal(rows[2].a, 43);
+    free(rows);
+    sim_cfg_free(&cfg);
+    /* r1 pushes r0 out: 43 tokens capacity, 1 alignment */
+    base_cfg(&cfg, "sglang+", 1e12, SIM_LOGICAL);
+    cfg.explain_rules = &capped;
+    cfg.cache.capacity = (double)cache_cfg_state_bytes(&cfg.cache) + 70.0 * (double)cache_cfg_kv_bytes(&cfg.cache);
+    rows = run_checked(&t, &cfg, &r);
+    assert_int_equal(rows[2].hit, 0);
+    assert_int_equal(rows[2].tok[SIM_MISS_ALIGNMENT], 1);
+    assert_int_equal(rows[2].tok[SIM_MISS_CAPACITY], 43);
+    assert_int_equal(rows[2].tok[SIM_MISS_COMPULSORY], 0);
+    free(rows);
+    sim_cfg_free(&cfg);
+    tr_free(&t);
+}
+
 /* ---- the command line --------------------------------------------------------- */
 
 static int setup(void **state) { return th_setup(state); }
@@ -416,7 +461,7 @@ int main(void) {
         cmocka_unit_test(test_partition_exact),  cmocka_unit_test(test_oracles),
         cmocka_unit_test(test_only_compulsory),  cmocka_unit_test(test_only_admission),
         cmocka_unit_test(test_only_capacity),    cmocka_unit_test(test_only_alignment),
-        cmocka_unit_test(test_only_in_flight),
+        cmocka_unit_test(test_only_in_flight),   cmocka_unit_test(test_rules),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
