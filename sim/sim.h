@@ -11,6 +11,12 @@
  *   sglang+         judicious lru    -      LRU leaves, whole paths refreshed
  *   marconi         judicious flop   tuned  FLOP-aware, alpha learned online
  *   marconi-static  judicious flop   fixed  FLOP-aware with --alpha
+ *
+ * With cfg->explain, every uncached input token is put in one miss class
+ * (compulsory, admission, capacity, alignment, in flight) against
+ * never-evicting oracle caches run beside the replay (sim/explain.c,
+ * docs/explain.md); the sums land in sim_result, the rows in
+ * cfg->explain_rows.
  */
 #ifndef MARCONI_SIM_H
 #define MARCONI_SIM_H
