@@ -755,6 +755,15 @@ static void test_cfg_check(void **state) {
     cfg = good;
     cfg.block_size = 0;
     assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+    const double bad_weights[] = {-0.1, 1.5, NAN};
+    for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++) {
+        cfg = good;
+        cfg.seglen_weight = bad_weights[i];
+        REJECTS("the seglen weight must be in [0, 1]");
+    }
+    cfg = good;
+    cfg.seglen_weight = 1; /* both ends are fine */
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
 #undef REJECTS
 }
 
