@@ -486,6 +486,12 @@ static void test_cli(void **state) {
                      0);
     assert_non_null(strstr(th_out, "eviction seglen"));
     assert_non_null(strstr(th_out, "seglen weight      0.5"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--eviction", "seglen", "--seglen-weight", "0.25",
+                            "--timing", "logical", "--json", NULL),
+                     0);
+    assert_non_null(strstr(th_out, "\"seglen_weight\": 0.25"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--timing", "logical", "--json", NULL), 0);
+    assert_null(strstr(th_out, "seglen_weight")); /* other policies' rows are as before */
     assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--seglen-weight", "1.5", NULL), 2);
     assert_non_null(strstr(th_err, "--seglen-weight: '1.5' is not a number in [0, 1]"));
     assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--eviction", "lfru", NULL), 2);
