@@ -77,7 +77,7 @@ static double heap_evict(cache *c, double need) {
 static void count_lookup(cache *c, rt_node **full, size_t nf, rt_node *from) {
     for (size_t i = 0; i < nf; i++) {
         rt_node *x = full[i];
-        if (x->pol.stamp == c->now) continue; /* already counted (block layout: from, pushed twice) */
+        if (x->pol.stamp == c->now) continue; /* counted already by this lookup */
         if (x->parent != c->t.root && x->parent->pol.stamp != c->now) continue; /* off the path */
         x->pol.freq++;
         x->pol.stamp = c->now;
