@@ -140,6 +140,12 @@ static void on_change(void *ctx, rt_node *n, int gone) {
      * end: both may have moved */
     n->pol.eff_ok = 0;
     for (rt_node *ch = n->first; ch; ch = ch->next) ch->pol.eff_ok = 0;
+    /* a node's first change is its creation: the policy sets its data
+     * before its candidacy (and heap key) is first looked at */
+    if (!n->pol.born && n != c->t.root) {
+        n->pol.born = 1;
+        if (c->cfg.ev->born) c->cfg.ev->born(c, n);
+    }
     cache_cand_update(c, n);
 }
 
@@ -164,6 +170,10 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (fl_validate(&cfg->model, err, errlen) != 0) return -1;
     if (!(cfg->capacity > 0) || !isfinite(cfg->capacity)) {
         snprintf(err, errlen, "the capacity must be a positive number of bytes");
+        return -1;
+    }
+    if (!(cfg->seglen_weight >= 0 && cfg->seglen_weight <= 1)) {
+        snprintf(err, errlen, "the seglen weight must be in [0, 1]");
         return -1;
     }
     if (cfg->bytes != CACHE_BYTES_FORMULA && cfg->bytes != CACHE_BYTES_REAL) {

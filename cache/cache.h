@@ -75,11 +75,12 @@ typedef struct adm_policy {
 } adm_policy;
 
 /* Eviction: which states to drop, and how accesses refresh timestamps
- * (cache/evict_lru.c, cache/evict_flop.c; the registry, evict_policies and
- * evict_find, is cache/evict.c).  A policy keeps its per-node data in
+ * (cache/evict_lru.c, cache/evict_flop.c, cache/evict_sgl.c,
+ * cache/evict_seglen.c, cache/evict_gdsf.c; the registry, evict_policies
+ * and evict_find, is cache/evict.c).  A policy keeps its per-node data in
  * rt_node.pol (rt.h). */
 typedef struct evict_policy {
-    const char *name;    /* "lru", "flop" */
+    const char *name;    /* "lru", "flop", ... */
     const char *help;    /* one line for --help */
     /* Whether n (not the root, not locked) can be chosen for eviction. */
     int (*is_candidate)(const cache *c, const rt_node *n);
@@ -94,11 +95,26 @@ typedef struct evict_policy {
      * compares against float arithmetic).  Returns the bytes it counted as
      * freed. */
     double (*evict)(cache *c, double need);
+    /* The optional hooks below may be NULL (lru and flop set none). */
+    /* A lookup matched full[0..n_full) whole (root first, as touch gets
+     * them) and resumes from `from` (NULL: no hit); called once per
+     * request, after touch: a policy that counts references counts here. */
+    void (*lookup)(cache *c, rt_node **full, size_t n_full, rt_node *from);
+    /* n is new to the cache: a node an insert created (a leaf), or the new
+     * prefix node of a split (then n's only child is the node it was split
+     * from).  Called once per node, before its candidacy is decided, so
+     * the policy can set n->pol's fields. */
+    void (*born)(cache *c, rt_node *n);
+    /* cache_check: verify the policy's invariants on n (not the root).
+     * Returns 0, or -1 with a message in err. */
+    int (*check)(const cache *c, const rt_node *n, char *err, size_t errlen);
 } evict_policy;
 
 extern const adm_policy adm_judicious, adm_leaf, adm_block;
 extern const adm_policy *const adm_policies[]; /* NULL-terminated (cache/adm.c) */
 extern const evict_policy evict_lru, evict_flop;
+extern const evict_policy evict_lfu, evict_fifo, evict_mru, evict_filo, evict_priority, evict_slru; /* evict_sgl.c */
+extern const evict_policy evict_seglen, evict_gdsf;
 extern const evict_policy *const evict_policies[]; /* NULL-terminated (cache/evict.c) */
 /* The policy called name, or NULL if there is none. */
 const adm_policy *adm_find(const char *name);
@@ -130,6 +146,8 @@ typedef struct cache_cfg {
     const adm_policy *adm;    /* admission */
     const evict_policy *ev;   /* eviction */
     double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
+    double seglen_weight;     /* seglen eviction: weight of the replay length against recency,
+                                 in [0, 1] (0: recency alone; sim_default_cfg sets 0.85) */
     unsigned quirks;          /* CQ_* bits */
     rt_store store;           /* where slots come from (rt_null_store() in the simulator) */
     int bytes;                /* CACHE_BYTES_FORMULA or CACHE_BYTES_REAL */
@@ -236,6 +254,10 @@ struct cache {
     int oom;                  /* an allocation failed: results are void */
     int64_t acct_miss;        /* inserts whose bytes differed from the exact prediction (must stay 0) */
     int64_t pins;             /* cache_lock calls not yet undone */
+    int64_t priority;         /* priority of the request being looked up or inserted, for the
+                                 `priority` eviction policy; set by the caller (0: traces carry
+                                 none, and the simulator leaves it 0) */
+    double gdsf_L;            /* GDSF's inflation value L: the H of the last victim (evict_gdsf.c) */
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;

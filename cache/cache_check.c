@@ -71,6 +71,11 @@ static int check_node(rt_node *n, void *arg) {
         snprintf(k->err, k->errlen, "node %" PRIu64 ": a stateless node with one child", n->id);
         return 1;
     }
+    if (!n->pol.born) {
+        snprintf(k->err, k->errlen, "node %" PRIu64 ": never seen by the eviction policy", n->id);
+        return 1;
+    }
+    if (c->cfg.ev->check && c->cfg.ev->check(c, n, k->err, k->errlen)) return 1;
     return 0;
 }
 

@@ -139,6 +139,7 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit) {
         }
     }
     c->cfg.ev->touch(c, c->vis, w.nvis, c->full, w.nfull);
+    if (c->cfg.ev->lookup) c->cfg.ev->lookup(c, c->full, w.nfull, from);
     if (from) {
         from->hits++;
         for (rt_node *x = from; x != c->t.root; x = x->parent) x->read = x->len;

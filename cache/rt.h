@@ -96,6 +96,14 @@ struct rt_node {
         int32_t cidx;     /* index in the cache's candidate array (cache.c), or -1 */
         double eff;       /* cached FLOP efficiency (cache/evict_flop.c), valid if eff_ok */
         int eff_ok;       /* eff is current: cleared whenever n or its parent changes */
+        int born;         /* the cache has seen n (cache.c ran the policy's born hook) */
+        uint32_t freq;    /* lookups that matched n whole (cache/evict_sgl.c: lfu, slru); a
+                             split's new prefix starts with its child's count */
+        uint64_t stamp;   /* the clock of the last lookup that counted n (freq) */
+        int64_t prio;     /* the highest priority of the requests that walked through n
+                             (cache/evict_sgl.c: priority) */
+        double lacc;      /* GDSF's inflation value L when n was created or last hit
+                             (cache/evict_gdsf.c) */
     } pol;
 };
 

@@ -50,6 +50,8 @@ static void sim_usage(FILE *f, int replay) {
     fprintf(f,
             "  --alpha A           FLOP-efficiency weight: fixed (marconi-static) or the\n"
             "                      starting value (marconi); default 0\n"
+            "  --seglen-weight W   seglen eviction: weight of the replay length against\n"
+            "                      recency, in [0, 1] (0.85)\n"
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
             "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
@@ -131,6 +133,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
                     cfg->tune ? "not tuned: the window never filled" : "fixed");
         }
     }
+    if (cfg->cache.ev == &evict_seglen) fprintf(f, "seglen weight      %g\n", cfg->cache.seglen_weight);
     fprintf(f, "requests           %" PRIu64 "\n", r->st.requests);
     fprintf(f, "request hit rate   %.2f %%\n", 100 * r->request_hit_rate);
     fprintf(f, "token hit rate     %.2f %%  (%" PRIu64 " of %" PRIu64 " input tokens)\n", 100 * r->token_hit_rate,
@@ -185,7 +188,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 /* marconi sim, or marconi replay (the executor backend by default). */
 static int sim_main(int argc, char **argv, int replay) {
     const char *cmd = replay ? "replay" : "sim";
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK };
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
@@ -193,6 +196,7 @@ static int sim_main(int argc, char **argv, int replay) {
         {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
         {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
+        {"seglen-weight", required_argument, 0, O_SEGW},
         {0, 0, 0, 0}};
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
@@ -202,7 +206,7 @@ static int sim_main(int argc, char **argv, int replay) {
     cli_live live;
     cli_live_init(&live, replay ? GPU_BACKEND_CPU : CLI_BACKEND_NULL);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
-    double capacity = -1, alpha = 0;
+    double capacity = -1, alpha = 0, seglen_weight = 0.85;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
     int json = 0, check = 0, c, handled;
     if (threads < 1) threads = 1;
@@ -228,12 +232,23 @@ static int sim_main(int argc, char **argv, int replay) {
             adm = optarg;
             break;
         case O_EV:
-            if (!evict_find(optarg)) return mu_bad_opt("eviction", optarg, "is not an eviction policy (lru, flop)");
+            if (!evict_find(optarg)) {
+                char names[256];
+                size_t at = (size_t)snprintf(names, sizeof names, "is not an eviction policy (");
+                for (int i = 0; evict_policies[i] && at < sizeof names; i++)
+                    at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", evict_policies[i]->name);
+                if (at < sizeof names) snprintf(names + at, sizeof names - at, ")");
+                return mu_bad_opt("eviction", optarg, names);
+            }
             ev = optarg;
             break;
         case O_ALPHA:
             if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
                 return mu_bad_opt("alpha", optarg, "is not a number in [0, 1e6]");
+            break;
+        case O_SEGW:
+            if (mu_parse_double(optarg, &seglen_weight) || !(seglen_weight >= 0 && seglen_weight <= 1))
+                return mu_bad_opt("seglen-weight", optarg, "is not a number in [0, 1]");
             break;
         case O_THREADS:
             if (mu_parse_long(optarg, 1, 4096, &threads)) return mu_bad_opt("threads", optarg, "is not an integer in [1, 4096]");
@@ -276,6 +291,7 @@ static int sim_main(int argc, char **argv, int replay) {
     if (adm) cfg.cache.adm = adm_find(adm);
     if (ev) cfg.cache.ev = evict_find(ev);
     cfg.cache.alpha = alpha;
+    cfg.cache.seglen_weight = seglen_weight;
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;

@@ -224,6 +224,7 @@ void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_r
     cli_row_num(row, "capacity", cc->capacity);
     if (flop) cli_row_num(row, "alpha", cc->alpha);
     else cli_row_null(row, "alpha");
+    if (cc->ev == &evict_seglen) cli_row_num(row, "seglen_weight", cc->seglen_weight); /* seglen rows only */
     cli_row_int(row, "bootstrap_multiplier", cfg->tuner.multiplier);
     cli_row_uint(row, "block_size", cc->block_size);
     cli_row_str(row, "timing", des ? "des" : "logical");

@@ -37,6 +37,7 @@ int sim_default_cfg(sim_cfg *cfg, const char *system, double capacity) {
     cfg->cache.adm = s->adm;
     cfg->cache.ev = s->ev;
     cfg->cache.alpha = 0;
+    cfg->cache.seglen_weight = 0.85; /* SGLang PR #22172's example setting */
     cfg->cache.store = rt_null_store();
     cfg->system = s->name;
     cfg->tune = s->tune;

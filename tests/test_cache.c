@@ -497,16 +497,16 @@ static void run_oracle(const adm_policy *adm, const evict_policy *ev, unsigned q
 
 static void test_oracle_all_policies(void **state) {
     const adm_policy *adms[] = {&adm_judicious, &adm_leaf, &adm_block};
-    const evict_policy *evs[] = {&evict_lru, &evict_flop};
     for (int a = 0; a < 3; a++)
-        for (int e = 0; e < 2; e++) {
-            run_oracle(adms[a], evs[e], 0, 5, 40);
-            run_oracle(adms[a], evs[e], 0, 20, 300);
+        for (int e = 0; evict_policies[e]; e++) { /* every registered policy */
+            run_oracle(adms[a], evict_policies[e], 0, 5, 40);
+            run_oracle(adms[a], evict_policies[e], 0, 20, 300);
         }
     /* reference mode: the quirks keep the cache consistent too */
     run_oracle(&adm_judicious, &evict_flop, CQ_REFERENCE, 5, 40);
     run_oracle(&adm_judicious, &evict_lru, CQ_REFERENCE, 5, 40);
     run_oracle(&adm_block, &evict_lru, CQ_REFERENCE, 5, 40);
+    for (int e = 0; evict_policies[e]; e++) run_oracle(&adm_leaf, evict_policies[e], CQ_REFERENCE, 5, 40);
 }
 
 /* ---- splits, branch points and merges through the cache API -------------------- */
@@ -754,6 +754,15 @@ static void test_cfg_check(void **state) {
     /* a radix layout has no blocks: a block size of 0 is fine there */
     cfg = good;
     cfg.block_size = 0;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+    const double bad_weights[] = {-0.1, 1.5, NAN};
+    for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++) {
+        cfg = good;
+        cfg.seglen_weight = bad_weights[i];
+        REJECTS("the seglen weight must be in [0, 1]");
+    }
+    cfg = good;
+    cfg.seglen_weight = 1; /* both ends are fine */
     assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
 #undef REJECTS
 }

@@ -474,7 +474,7 @@ static void test_cli_errors(void **state) {
     assert_int_equal(th_run(cmd_sim, "sim", "--capacity", "3e9", NULL), 2);
     assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--frobnicate", NULL), 2);
     assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--alpha", "x", NULL), 2);
-    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--eviction", "fifo", NULL), 2);
+    assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--eviction", "random", NULL), 2); /* not a policy */
     assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--compat", "python", NULL), 2);
     assert_int_equal(th_run(cmd_sim, "sim", good, "--capacity", "3e9", "--model", "gpt5", NULL), 2);
     char bad[600];
