@@ -110,7 +110,8 @@ static sim_miss_req *run_checked(const tr_trace *t, sim_cfg *cfg, sim_result *r)
 static void test_partition_exact(void **state) {
     static const char *const systems[] = {"vllm+", "sglang+", "marconi", "marconi-static"};
     static const char *const adms[] = {"judicious", "leaf", "block"};
-    static const char *const evs[] = {"lru", "flop"};
+    int nev = 0; /* every registered eviction policy */
+    while (evict_policies[nev]) nev++;
     memset(seen, 0, sizeof seen);
     memset(seen_cause, 0, sizeof seen_cause);
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
@@ -118,13 +119,13 @@ static void test_partition_exact(void **state) {
         gen(specs[s], &t);
         for (int timing = 0; timing < 2; timing++)
             for (size_t y = 0; y < 4; y++)
-                for (int variant = 0; variant < 7; variant++) {
+                for (int variant = 0; variant <= 3 * nev; variant++) {
                     sim_cfg cfg;
                     base_cfg(&cfg, systems[y], 200e3, timing);
-                    if (variant < 6) {
+                    if (variant < 3 * nev) {
                         if (y != 0) continue; /* the pairs once, on vllm+'s preset */
-                        cfg.cache.adm = adm_find(adms[variant / 2]);
-                        cfg.cache.ev = evict_find(evs[variant % 2]);
+                        cfg.cache.adm = adm_find(adms[variant / nev]);
+                        cfg.cache.ev = evict_policies[variant % nev];
                     } else if (timing == SIM_LOGICAL) {
                         cfg.cache.quirks = CQ_REFERENCE;
                     }
