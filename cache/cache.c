@@ -189,8 +189,9 @@ int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
     if (cache_cfg_check(cfg, err, errlen) != 0) return -1;
     c->state_bytes = cache_cfg_state_bytes(cfg);
     c->kv_bytes = cache_cfg_kv_bytes(cfg);
+    if (cfg->eng) c->cfg.eng->init(c); /* its own charges and block size */
     if (!cfg->store.ssm_alloc) c->cfg.store = rt_null_store();
-    if (rt_init(&c->t, cfg->adm->layout, cfg->block_size, c->cfg.store) != 0) {
+    if (rt_init(&c->t, cfg->eng ? cfg->eng->layout : cfg->adm->layout, c->cfg.block_size, c->cfg.store) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -275,6 +276,7 @@ void cache_retire(cache *c, const rt_node *n, int whole) {
 
 void cache_lock(cache *c, rt_node *n) {
     c->pins++;
+    if (n && n != c->t.root) n->pol.mlock++;
     for (; n && n != c->t.root; n = n->parent) {
         assert(n->lock < UINT32_MAX); /* a wrap to 0 would unpin silently */
         if (n->lock++ == 0) cache_cand_update(c, n);
@@ -304,6 +306,10 @@ static int64_t tidy(cache *c, rt_node *p) {
 void cache_unlock(cache *c, rt_node *n) {
     assert(c->pins > 0); /* an unlock without its lock */
     c->pins--;
+    if (n && n != c->t.root) {
+        assert(n->pol.mlock > 0);
+        n->pol.mlock--;
+    }
     while (n && n != c->t.root) {
         rt_node *p = n->parent;
         assert(n->lock > 0); /* the path was locked (and the lock counts stay >= 0) */

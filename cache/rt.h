@@ -96,6 +96,9 @@ struct rt_node {
         int32_t cidx;     /* index in the cache's candidate array (cache.c), or -1 */
         double eff;       /* cached FLOP efficiency (cache/evict_flop.c), valid if eff_ok */
         int eff_ok;       /* eff is current: cleared whenever n or its parent changes */
+        uint64_t mts;     /* engines (cache/eng_sglang.c): the mamba LRU list's timestamp */
+        uint32_t mlock;   /* cache_lock calls naming n itself (not a descendant) still held:
+                             SGLang's mamba_lock_ref, which pins the node's state only */
     } pol;
 };
 

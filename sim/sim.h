@@ -11,6 +11,9 @@
  *   sglang+         judicious lru    -      LRU leaves, whole paths refreshed
  *   marconi         judicious flop   tuned  FLOP-aware, alpha learned online
  *   marconi-static  judicious flop   fixed  FLOP-aware with --alpha
+ *
+ * and the engines' real rules (cache/eng_*.c; docs/engine-*.md):
+ * sglang:no_buffer, sglang:extra_buffer, vllm:align, vllm:all.
  */
 #ifndef MARCONI_SIM_H
 #define MARCONI_SIM_H
@@ -35,6 +38,7 @@ typedef struct sim_system {
     const evict_policy *ev;    /* eviction */
     int tune;                  /* online alpha tuning */
     const char *help;          /* one line for --help */
+    const cache_engine *eng;   /* an engine's rules (cache.h), or NULL */
 } sim_system;
 
 extern const sim_system sim_systems[]; /* terminated by a NULL name */
