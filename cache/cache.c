@@ -171,12 +171,17 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
         return -1;
     }
     int64_t state_bytes = cache_cfg_state_bytes(cfg);
+    if (cfg->eng) { /* an engine charges its own (vLLM: padded pages) */
+        cache_eng_sizes z;
+        cache_eng_sizes_of(cfg, &z);
+        state_bytes = z.state_bytes;
+    }
     if (cfg->capacity < (double)state_bytes) {
         snprintf(err, errlen, "a capacity of %.0f bytes holds no SSM checkpoint (%" PRId64 " bytes for %s)",
                  cfg->capacity, state_bytes, cfg->model.name);
         return -1;
     }
-    if (cfg->adm->layout == RT_BLOCK && cfg->block_size == 0) {
+    if (cfg->adm->layout == RT_BLOCK && !cfg->eng && cfg->block_size == 0) { /* an engine derives its own */
         snprintf(err, errlen, "the block size must be at least 1 token");
         return -1;
     }

@@ -366,6 +366,12 @@ typedef struct cache_eng_sizes {
 } cache_eng_sizes;
 /* Fill *z for cfg (cfg->eng set).  Pure: no cache is built. */
 void cache_eng_sizes_of(const cache_cfg *cfg, cache_eng_sizes *z);
+/* SGLang's evict(num_tokens) and evict(mamba_num): LRU unlocked leaves
+ * until `tokens` KV tokens went (tombstone parents left childless go too),
+ * or the LRU states not pinned by their own node until `states` went (an
+ * inner node becomes a tombstone, a leaf goes whole).  Return what went. */
+int64_t cache_eng_sglang_evict_tokens(cache *c, int64_t tokens);
+int64_t cache_eng_sglang_evict_states(cache *c, int64_t states);
 /* The engine called name, or NULL. */
 const cache_engine *cache_eng_find(const char *name);
 

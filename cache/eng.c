@@ -167,6 +167,7 @@ static int commit_radix(cache *c, const int32_t *seq, const cache_plan *p, uint3
         int at_target = pos + l == target && st;
         rt_node *mn = rt_split(&c->t, ch, l, c->now, at_target);
         if (!mn) return -1;
+        touch_path(c, ch, 1); /* SGLang's _split_node: the lower half goes most recent */
         mn->pol.mts = c->now;
         c->st.states_admitted += at_target;
         node = mn;

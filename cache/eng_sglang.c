@@ -160,6 +160,29 @@ static int64_t evict_state(cache *c, rt_node *x) {
     return c->state_bytes;
 }
 
+int64_t cache_eng_sglang_evict_states(cache *c, int64_t states) {
+    int64_t got = 0;
+    while (got < states && !c->oom) {
+        mpick k = {0};
+        rt_walk(&c->t, pick_state, &k);
+        if (!k.best) break;
+        evict_state(c, k.best);
+        got++;
+    }
+    return got;
+}
+
+int64_t cache_eng_sglang_evict_tokens(cache *c, int64_t tokens) {
+    int64_t got = 0;
+    rt_node *x;
+    while (got < tokens && !c->oom && (x = cache_cand_top(c))) {
+        uint64_t before = c->t.kv_tokens;
+        cache_evict_node(c, x); /* the leaf, and tombstone parents left childless */
+        got += (int64_t)(before - c->t.kv_tokens);
+    }
+    return got;
+}
+
 static int sgl_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
     p->admitted = 0;
     p->nkv = p->nckpt = p->nfresh = 0;
@@ -183,27 +206,17 @@ static int sgl_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_
     int noted = 0;
     for (;;) {
         cache_eng_price(c, seq, p, &tok, &st);
-        rt_node *victim = NULL;
         int mamba = (int64_t)c->t.states + st > S;
-        if (mamba) {
-            mpick k = {0};
-            rt_walk(&c->t, pick_state, &k);
-            victim = k.best;
-        } else if ((int64_t)c->t.kv_tokens + tok > T) {
-            victim = cache_cand_top(c);
-        } else {
-            break;
-        }
-        if (!victim) { /* nothing unpinned left to evict */
+        if (!mamba && (int64_t)c->t.kv_tokens + tok <= T) break;
+        if (!noted++) cache_note_evict_call(c);
+        int64_t got = mamba ? cache_eng_sglang_evict_states(c, 1) : cache_eng_sglang_evict_tokens(c, 1);
+        if (c->oom) goto oom;
+        if (!got) { /* nothing unpinned left to evict */
             if (st > S || tok > T) c->st.oversize++;
             else c->st.blocked++;
             cache_eng_unpin(c, p);
             return c->oom ? -1 : 0;
         }
-        if (!noted++) cache_note_evict_call(c);
-        if (mamba) evict_state(c, victim);
-        else cache_evict_node(c, victim);
-        if (c->oom) goto oom;
     }
     p->need = (double)(tok * c->kv_bytes + st * c->state_bytes);
     p->before = cache_bytes(c);
