@@ -42,6 +42,8 @@ static uint32_t chunk_of(const cache_eng_cfg *e) { return e->track_chunk ? e->tr
 static uint32_t interval_of(const cache_eng_cfg *e) { return e->track_interval ? e->track_interval : 256; }
 
 /* The two pools: given, or --capacity split by the memory ratio. */
+void cache_eng_sglang_sizes(const cache_cfg *cfg, cache_eng_sizes *z);
+
 static void pools(const cache_cfg *cfg, int64_t sb, int64_t kb, int64_t *states, int64_t *tokens) {
     const cache_eng_cfg *e = &cfg->eng_cfg;
     double r = e->mem_ratio > 0 ? e->mem_ratio : 0.9;
@@ -53,12 +55,19 @@ void cache_eng_sglang_sizes(const cache_cfg *cfg, cache_eng_sizes *z) {
     z->block = 1;
     z->track_chunk = cfg->eng == &cache_eng_sglang_extra ? chunk_of(&cfg->eng_cfg) : 0;
     z->chunk_budget = budget_of(&cfg->eng_cfg);
-    z->state_bytes = cache_cfg_state_bytes(cfg);
-    z->kv_bytes = cache_cfg_kv_bytes(cfg);
+    z->state_bytes = (int64_t)cfg->model.n_ssm * fl_real_ssm_layer_bytes(&cfg->model);
+    z->kv_bytes = (int64_t)cfg->model.n_attn * fl_real_kv_layer_bytes_per_token(&cfg->model);
     pools(cfg, z->state_bytes, z->kv_bytes, &z->pool_states, &z->pool_tokens);
 }
 
-static void sgl_init(cache *c) { (void)c; }
+/* The pools hold the real tensors: a state and a token cost what they
+ * occupy at the model's element size (fl_real_*), as vLLM's pages do. */
+static void sgl_init(cache *c) {
+    cache_eng_sizes z;
+    cache_eng_sglang_sizes(&c->cfg, &z);
+    c->state_bytes = z.state_bytes;
+    c->kv_bytes = z.kv_bytes;
+}
 
 static void refresh(cache *c, rt_node *x) {
     x->ts = c->now;
