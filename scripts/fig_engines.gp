@@ -9,7 +9,7 @@ set logscale x
 set xlabel "cache capacity (GB)"
 set ylabel "token hit rate (%)"
 set yrange [0:100]
-set key top left font ",8"
+set key bottom right font ",8"
 names = "lmsys sharegpt swebench"
 do for [i=0:2] {
   set title word(names, i+1)
