@@ -99,3 +99,17 @@ c zero_sweep       $M sweep --trace zero_out.jsonl --model tiny --capacity 100KB
 c err_replay_vocab $M replay lmsys.jsonl --model tiny --capacity 1MB
 c err_replay_des   $M replay lmsys.jsonl --model tiny --capacity 1MB --timing des
 c err_replay_pools $M replay lmsys.jsonl --model-file "$IN/model.json" --capacity 1MB --kv-slots 5
+
+# ---- engines (docs/engine-*.md): the users' zero-hit reports, --explain-system -----
+cp "$here/../engines/repeat.jsonl" "$here/../engines/short.jsonl" "$here/../engines/tail.jsonl" .
+for sys in sglang:no_buffer sglang:extra_buffer vllm:align vllm:all; do
+  n=${sys/:/_}
+  c "eng_${n}_repeat"  $M sim repeat.jsonl --system "$sys" --capacity 40e9 --timing logical
+  c "eng_${n}_tail"    $M sim tail.jsonl --system "$sys" --capacity 40e9 --timing des --json
+  c "eng_${n}_explain" $M sim --system "$sys" --explain-system --capacity 40e9
+done
+c eng_short_align  $M sim short.jsonl --system vllm:align --capacity 40e9 --timing logical
+c eng_marconi_adm  $M sim tail.jsonl --system vllm:align --marconi-admission --capacity 40e9 --timing logical
+c eng_sweep        $M sweep --trace tail.jsonl --capacity 2e9,40e9 --systems sglang:no_buffer,sglang:extra_buffer,vllm:align,vllm:all --timing logical -j 2 -o eng_sweep
+c eng_bad_refresh  $M sim tail.jsonl --system sglang:no_buffer --capacity 40e9 --refresh sometimes
+c eng_no_replay    $M replay tail.jsonl --system vllm:align --capacity 40e9
