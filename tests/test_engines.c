@@ -5,9 +5,10 @@
  * The SGLang tests port the scenarios of sgl-project/sglang
  * test/registered/radix_cache/test_mamba_unittest.py (each names the test
  * it ports) and of the rules of mem_cache/mamba_radix_cache.py; the vLLM
- * tests the align-mode rules of vllm/v1/core (the hybrid cases of
- * tests/v1/core/test_prefix_caching.py as issue 14 lists them: align-mode
- * shared-prefix detection, Marconi admission #37898).  Every switch has a
+ * tests port test_prefill and test_prefill_hybrid_model of
+ * tests/v1/core/test_prefix_caching.py and check the align-mode rules of
+ * vllm/v1/core as issue 14 lists them (shared-prefix detection, Marconi
+ * admission #37898).  Every switch has a
  * test where its two settings give different hits.  cache_check() (a full
  * recount) runs after every step.
  *
@@ -515,8 +516,10 @@ static void test_vllm_switch_mode(void **st) {
     }
 }
 
-/* The free-block queue: blocks of a finished request return in reverse
- * order, so the deepest goes first.  B = 4 (tiny: a block with a state
+/* Ports test_prefill's eviction order (tests/v1/core/test_prefix_caching.py:
+ * freed common blocks sit at the queue's tail as 3, 2, 1, so block 3 is
+ * evicted before 2 and 1).  The free-block queue: blocks of a finished
+ * request return in reverse order, so the deepest goes first.  B = 4 (tiny: a block with a state
  * costs 4 KV tokens + 1 state), room for exactly 3 blocks with states.
  * [1..12] (all mode: 3 blocks, 3 states) fills it; [50..53] needs one
  * block: the LRU one is [9..12], the deepest of the oldest request.
@@ -548,6 +551,38 @@ static void test_vllm_free_queue_order(void **st) {
     cache_free(&c);
 }
 
+/* Ports test_prefill_hybrid_model with a mamba group (make_kv_cache_config_
+ * hybrid_model(.., "mamba"), `all`: a state in every block).  B = 16, three
+ * common blocks (48 tokens) + 7: req0 (55 tokens) caches blocks 1-3 with
+ * their states; req1 (common + 5) hits 3 blocks, 48.  Evicting the last
+ * block reduces the hit to 2 blocks (32); evicting the first one (here: it
+ * and everything below it) makes it a total miss. */
+static void test_vllm_prefill_hybrid_model(void **st) {
+    (void)st;
+    cache c;
+    mk(&c, &cache_eng_vllm_all, &(cache_eng_cfg){.block = 16});
+    int32_t r0[55], r1[53];
+    for (int i = 0; i < 48; i++) r0[i] = r1[i] = i / 16;
+    for (int i = 48; i < 55; i++) r0[i] = 3;
+    for (int i = 48; i < 53; i++) r1[i] = 3;
+    ins(&c, r0, 55, 55);
+    assert_int_equal(c.t.nodes, 3);
+    assert_int_equal(c.t.states, 3);
+    cache_hit h;
+    assert_int_equal(cache_lookup(&c, r1, 53, &h), 0);
+    assert_int_equal(h.tokens, 48);
+    assert_true(cache_evict_node(&c, cache_cand_top(&c)) > 0); /* the last block */
+    chk(&c);
+    assert_int_equal(cache_lookup(&c, r1, 53, &h), 0);
+    assert_int_equal(h.tokens, 32);
+    rt_node *x;
+    while ((x = cache_cand_top(&c))) cache_evict_node(&c, x);
+    chk(&c);
+    assert_int_equal(cache_lookup(&c, r1, 53, &h), 0);
+    assert_int_equal(h.tokens, 0);
+    cache_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgl_radix_cache_1),        cmocka_unit_test(test_sgl_insert_prefix_len),
@@ -559,7 +594,7 @@ int main(void) {
         cmocka_unit_test(test_vllm_block_size),          cmocka_unit_test(test_vllm_short_prompt_never_hits),
         cmocka_unit_test(test_vllm_marconi_admission),   cmocka_unit_test(test_vllm_switch_decode_states),
         cmocka_unit_test(test_vllm_switch_chunk_budget), cmocka_unit_test(test_vllm_switch_mode),
-        cmocka_unit_test(test_vllm_free_queue_order),
+        cmocka_unit_test(test_vllm_free_queue_order),    cmocka_unit_test(test_vllm_prefill_hybrid_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
