@@ -9,10 +9,11 @@
  * are kept.  Existing nodes on the path keep their states; a position that
  * already has one costs nothing.
  *
- *     seq  [a b c d e f g h]      positions {4, 8}, end 8
- *     tree [a b c d e f]          ->  [a b c d]* -> [e f] ... no: the edge
- *                                     [a b c d e f] splits at 4 (a state),
- *                                     then [e f] splits off [g h]* (a state)
+ *     tree   [a b c d e f]*                 seq [a b c d e f g h],
+ *                                           positions {4, 8}, end 8
+ *     after  [a b c d]* -- [e f]*           the edge splits at 4 (a state
+ *                       \- [g h]*           there), [e f] keeps its state,
+ *                                           [g h] is new with the state at 8
  */
 #include "cache/cache_int.h"
 
