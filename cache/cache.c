@@ -181,12 +181,17 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
         return -1;
     }
     int64_t state_bytes = cache_cfg_state_bytes(cfg);
+    if (cfg->eng) { /* an engine charges its own (vLLM: padded pages) */
+        cache_eng_sizes z;
+        cache_eng_sizes_of(cfg, &z);
+        state_bytes = z.state_bytes;
+    }
     if (cfg->capacity < (double)state_bytes) {
         snprintf(err, errlen, "a capacity of %.0f bytes holds no SSM checkpoint (%" PRId64 " bytes for %s)",
                  cfg->capacity, state_bytes, cfg->model.name);
         return -1;
     }
-    if (cfg->adm->layout == RT_BLOCK && cfg->block_size == 0) {
+    if (cfg->adm->layout == RT_BLOCK && !cfg->eng && cfg->block_size == 0) { /* an engine derives its own */
         snprintf(err, errlen, "the block size must be at least 1 token");
         return -1;
     }
@@ -199,8 +204,9 @@ int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
     if (cache_cfg_check(cfg, err, errlen) != 0) return -1;
     c->state_bytes = cache_cfg_state_bytes(cfg);
     c->kv_bytes = cache_cfg_kv_bytes(cfg);
+    if (cfg->eng) c->cfg.eng->init(c); /* its own charges and block size */
     if (!cfg->store.ssm_alloc) c->cfg.store = rt_null_store();
-    if (rt_init(&c->t, cfg->adm->layout, cfg->block_size, c->cfg.store) != 0) {
+    if (rt_init(&c->t, cfg->eng ? cfg->eng->layout : cfg->adm->layout, c->cfg.block_size, c->cfg.store) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -286,6 +292,7 @@ void cache_retire(cache *c, const rt_node *n, int whole) {
 
 void cache_lock(cache *c, rt_node *n) {
     c->pins++;
+    if (n && n != c->t.root) n->pol.mlock++;
     for (; n && n != c->t.root; n = n->parent) {
         assert(n->lock < UINT32_MAX); /* a wrap to 0 would unpin silently */
         if (n->lock++ == 0) cache_cand_update(c, n);
@@ -315,6 +322,10 @@ static int64_t tidy(cache *c, rt_node *p) {
 void cache_unlock(cache *c, rt_node *n) {
     assert(c->pins > 0); /* an unlock without its lock */
     c->pins--;
+    if (n && n != c->t.root) {
+        assert(n->pol.mlock > 0);
+        n->pol.mlock--;
+    }
     while (n && n != c->t.root) {
         rt_node *p = n->parent;
         assert(n->lock > 0); /* the path was locked (and the lock counts stay >= 0) */

@@ -138,6 +138,33 @@ typedef struct cache_observer {
     void *ctx;                                                       /* passed back */
     void (*evicted)(void *ctx, const cache *c, const rt_node *n, int kind); /* see above */
 } cache_observer;
+/* The engines' own switches (cache/eng_*.c; docs/engine-sglang.md,
+ * docs/engine-vllm.md).  Zero fields take the engine's default, which
+ * cache_eng_sizes reports. */
+typedef struct cache_eng_cfg {
+    uint32_t chunk_budget;    /* prefill tokens per scheduler step (SGLang --chunked-prefill-size,
+                                 vLLM --max-num-batched-tokens); 0: 8192 */
+    uint32_t track_chunk;     /* SGLang extra_buffer: C, tokens between tracked states in a
+                                 prefill (--mamba-cache-chunk-size); 0: 64 */
+    uint32_t track_interval;  /* SGLang extra_buffer: decode tokens between tracked states
+                                 (--mamba-track-interval); 0: 256 */
+    int refresh_node;         /* SGLang: a hit refreshes only the hit node (#31643), not the
+                                 matched node and all its ancestors */
+    double mem_ratio;         /* SGLang: mamba pool bytes / KV pool bytes when the pools come from
+                                 --capacity (--mamba-full-memory-ratio); 0: 0.9 */
+    int64_t pool_states;      /* SGLang: mamba pool, states (--max-mamba-cache-size); 0: from ratio */
+    int64_t pool_tokens;      /* SGLang: KV pool, tokens (--max-total-tokens); 0: from ratio */
+    uint32_t block;           /* vLLM: block size B in tokens; 0: derived from the model */
+    uint32_t align;           /* vLLM: attention block alignment, tokens; 0: 16 */
+    uint32_t mamba_chunk;     /* vLLM all: the model's mamba chunk size, tokens; 0: 256 */
+    uint32_t decode_blocks;   /* vLLM align: keep a state every this many block boundaries crossed
+                                 while decoding; 0: 1 (every one) */
+    int no_decode_states;     /* vLLM align: 1: keep no state crossed while decoding */
+    int marconi_admission;    /* vLLM align: the first chunk stops at the uncached junction with a
+                                 cached shared prefix (#37898) */
+} cache_eng_cfg;
+
+typedef struct cache_engine cache_engine;
 
 typedef struct cache_cfg {
     fl_model model;           /* shapes: bytes per state and per token, FLOPs */
@@ -152,6 +179,8 @@ typedef struct cache_cfg {
     rt_store store;           /* where slots come from (rt_null_store() in the simulator) */
     int bytes;                /* CACHE_BYTES_FORMULA or CACHE_BYTES_REAL */
     const cache_observer *obs;/* told of evictions (borrowed), or NULL; a clone has none */
+    const cache_engine *eng;  /* an engine's rules (cache/eng_*.c) in place of adm/ev's, or NULL */
+    cache_eng_cfg eng_cfg;    /* its switches */
 } cache_cfg;
 
 /* Bytes cfg charges for one SSM checkpoint (all SSM layers) and for one
@@ -183,6 +212,10 @@ typedef struct cache_stats {
     uint64_t tokens_retired_read; /* ... that a hit had read */
     uint64_t nodes_retired;       /* nodes removed (block layout: blocks) */
     uint64_t nodes_retired_read;  /* ... whose KV a hit had read */
+    /* SGLang's own hit-rate metric (engines only): each prefill chunk adds its
+     * prefix (the hit, then what earlier chunks computed) to sgl_hit and its
+     * new tokens to sgl_new; rate = sgl_hit / (sgl_new + sgl_hit) */
+    uint64_t sgl_hit, sgl_new;
 } cache_stats;
 
 /* Reuse over a cache's life (paper Fig. 3a): what was ever cached, and how
@@ -231,11 +264,13 @@ typedef struct cache_plan {
     uint32_t nckpt;      /* entries in ckpt */
     uint32_t nfresh;     /* of them, fresh (reserved) slots */
     uint32_t kv_cap, ckpt_cap; /* allocated entries of kv and ckpt */
+    uint32_t end;        /* engines: tokens of the sequence the insert keeps (<= n) */
     /* private to cache_insert.c */
     rt_node *pin;        /* the path the insert extends, pinned, or NULL */
     rt_node *keep;       /* the state the request resumes from, pinned, or NULL */
     double need;         /* bytes the insert adds (the exact prediction) */
     int64_t before;      /* cache bytes when the plan was made */
+    uint32_t touch_upto; /* engines: existing path nodes ending at or before this are refreshed */
 } cache_plan;
 
 struct cache {
@@ -301,6 +336,9 @@ int cache_insert(cache *c, const int32_t *seq, uint32_t n);
  * cache_insert_commit.  Both return 0 (p->admitted says whether anything will be
  * or was inserted), or -1 on out of memory (pins released). */
 int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, cache_plan *p);
+/* The same, told that the first n_in tokens of seq are the request's input
+ * (engines place states by it; the other systems ignore it). */
+int cache_insert_plan_in(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p);
 int cache_insert_commit(cache *c, const int32_t *seq, uint32_t n, cache_plan *p);
 void cache_plan_free(cache_plan *p);
 
@@ -322,6 +360,54 @@ int cache_check(const cache *c, char *err, size_t errlen);
  * left with no child or one is removed or merged). */
 void cache_lock(cache *c, rt_node *n);
 void cache_unlock(cache *c, rt_node *n);
+
+/* ---- engines (cache/eng.c, cache/eng_sglang.c, cache/eng_vllm.c) -------
+ *
+ * An engine replaces the lookup's hit rule, where an insert puts states,
+ * and eviction, with the rules of a real serving engine's hybrid prefix
+ * cache; the tree, the accounting, the clock, the stats and the plan /
+ * commit split stay the cache's.  The simulator selects one with
+ * --system sglang:no_buffer etc. (sim/sim.c). */
+struct cache_engine {
+    const char *name;      /* "sglang:no_buffer", ... */
+    const char *help;      /* one line for --help */
+    int layout;            /* RT_RADIX or RT_BLOCK */
+    int mode;              /* the engine file's own variant number */
+    /* cache_init: set c->state_bytes, c->kv_bytes and the tree's block size
+     * from c->cfg (before the tree exists) */
+    void (*init)(cache *c);
+    int (*lookup)(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit);
+    /* plan: decide the states (p->ckpt, positions), the tokens kept
+     * (p->end), evict for them, pin; commit inserts them */
+    int (*plan)(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p);
+};
+extern const cache_engine cache_eng_sglang_nobuf, cache_eng_sglang_extra, cache_eng_vllm_align, cache_eng_vllm_all;
+
+/* What an engine derives for a configuration (marconi model --system). */
+typedef struct cache_eng_sizes {
+    uint32_t block;          /* vLLM: B, tokens a block; SGLang: 1 (page size) */
+    uint32_t attn_block;     /* vLLM: the attention block alignment the derivation started from */
+    uint32_t track_chunk;    /* SGLang extra_buffer: C */
+    uint32_t chunk_budget;   /* prefill tokens per scheduler step */
+    int64_t page_bytes;      /* vLLM: one page (B tokens of one attention layer) */
+    int64_t mamba_page;      /* vLLM: one mamba layer's state, unpadded */
+    int64_t mamba_pad;       /* vLLM: bytes each mamba page is padded by */
+    int64_t state_bytes;     /* one state, all SSM layers, as charged */
+    int64_t kv_bytes;        /* one token's KV, all attention layers, as charged */
+    int64_t pool_pages;      /* vLLM: pages in --capacity */
+    int64_t pool_states;     /* SGLang: mamba pool slots; vLLM: blocks with a state that fit */
+    int64_t pool_tokens;     /* SGLang: KV pool tokens; vLLM: tokens of KV-only blocks that fit */
+} cache_eng_sizes;
+/* Fill *z for cfg (cfg->eng set).  Pure: no cache is built. */
+void cache_eng_sizes_of(const cache_cfg *cfg, cache_eng_sizes *z);
+/* SGLang's evict(num_tokens) and evict(mamba_num): LRU unlocked leaves
+ * until `tokens` KV tokens went (tombstone parents left childless go too),
+ * or the LRU states not pinned by their own node until `states` went (an
+ * inner node becomes a tombstone, a leaf goes whole).  Return what went. */
+int64_t cache_eng_sglang_evict_tokens(cache *c, int64_t tokens);
+int64_t cache_eng_sglang_evict_states(cache *c, int64_t states);
+/* The engine called name, or NULL. */
+const cache_engine *cache_eng_find(const char *name);
 
 /* ---- for policies (cache/adm.c, cache/evict_*.c) ------------------------ */
 

@@ -277,6 +277,11 @@ static void plan_unpin(cache *c, cache_plan *p) {
 }
 
 int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, cache_plan *p) {
+    return cache_insert_plan_in(c, seq, n, n, keep, p);
+}
+
+int cache_insert_plan_in(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
+    if (c->cfg.eng) return c->cfg.eng->plan(c, seq, n_in, n, keep, p);
     p->admitted = 0;
     p->nkv = p->nckpt = p->nfresh = 0;
     p->pin = p->keep = NULL;
@@ -387,6 +392,7 @@ static void resv_kv_free(void *ctx, const int32_t *slots, uint32_t n) {
 }
 
 int cache_insert_commit(cache *c, const int32_t *seq, uint32_t n, cache_plan *p) {
+    if (c->cfg.eng) return cache_eng_commit(c, seq, n, p);
     if (!p->admitted) return c->oom ? -1 : 0;
     assert(p->n == n);
     p->admitted = 0;

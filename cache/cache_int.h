@@ -4,6 +4,7 @@
  *   cache_walk.c    matching a sequence (cache_walk) and the lookup
  *   cache_insert.c  the insert: bytes needed, eviction, admission's states
  *   cache_check.c   the full recount (cache_check) and reuse totals
+ *   eng*.c          the engines (SGLang, vLLM): their hit rule, states, eviction
  */
 #ifndef MARCONI_CACHE_INT_H
 #define MARCONI_CACHE_INT_H
@@ -36,5 +37,38 @@ int cache_push(rt_node ***a, size_t *cap, size_t i, rt_node *n);
 /* n (whole: the node; else its state alone) leaves the cache: count what
  * had been reused (cache_stats' *_retired counters). */
 void cache_retire(cache *c, const rt_node *n, int whole);
+
+/* Count a lookup of n_in tokens that resumes `tokens` of them from `from`
+ * (or NULL): the stats, the reuse marks, the history.  0, or -1 on out of
+ * memory (the history could not grow). */
+int cache_count_lookup(cache *c, uint32_t n_in, uint32_t tokens, rt_node *from);
+
+/* ---- engines (cache/eng.c) ---- */
+
+/* A plain match of seq[0..n): whole nodes (block layout: whole blocks). */
+typedef struct eng_match {
+    uint32_t common;   /* tokens shared with the tree, a partly matched edge included */
+    rt_node *last;     /* the deepest wholly matched node, or the root */
+    rt_node *partial;  /* radix: the node seq leaves inside, or NULL */
+    rt_node *best;     /* the deepest wholly matched node with a state, or NULL */
+} eng_match;
+void cache_eng_match(const cache *c, const int32_t *seq, uint32_t n, eng_match *m);
+/* Append a state position to p->ckpt (positions kept increasing: a
+ * position not above the last is dropped).  0, or -1 on out of memory. */
+int cache_eng_ckpt(cache_plan *p, uint32_t pos);
+/* Price p (p->end, p->ckpt) against the tree: marks which states are fresh,
+ * sets p->kv_from, nfresh; *tokens and *states are what it adds. */
+void cache_eng_price(const cache *c, const int32_t *seq, cache_plan *p, int64_t *tokens, int64_t *states);
+/* Pin the path seq[0..end) extends (p->pin) and keep (p->keep); undo. */
+void cache_eng_pin(cache *c, const int32_t *seq, uint32_t end, rt_node *keep, cache_plan *p);
+void cache_eng_unpin(cache *c, cache_plan *p);
+
+/* Each engine's derived sizes (cache_eng_sizes_of dispatches). */
+void cache_eng_sglang_sizes(const cache_cfg *cfg, cache_eng_sizes *z);
+void cache_eng_vllm_sizes(const cache_cfg *cfg, cache_eng_sizes *z);
+
+/* An engine's commit (cache/eng.c): insert seq[0..p->end) with states at
+ * p->ckpt's positions, then unpin. */
+int cache_eng_commit(cache *c, const int32_t *seq, uint32_t n, cache_plan *p);
 
 #endif

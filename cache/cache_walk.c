@@ -121,7 +121,32 @@ int cache_walk(cache *c, const int32_t *key, uint32_t n, walk *w) {
 
 /* ---- lookup ---------------------------------------------------------------------- */
 
+int cache_count_lookup(cache *c, uint32_t n_in, uint32_t tokens, rt_node *from) {
+    if (from) {
+        from->hits++;
+        for (rt_node *x = from; x != c->t.root; x = x->parent) x->read = x->len;
+    }
+    c->st.requests++;
+    c->st.hit_requests += tokens > 0;
+    c->st.input_tokens += n_in;
+    c->st.hit_tokens += tokens;
+    fl_flops f = fl_saved_flops(&c->cfg.model, tokens);
+    c->st.saved.attn += f.attn;
+    c->st.saved.mlp += f.mlp;
+    c->st.saved.ssm += f.ssm;
+    if (c->nhist == c->hist_cap) {
+        size_t nc = c->hist_cap ? c->hist_cap * 2 : 1024;
+        cache_rec *nh = realloc(c->hist, nc * sizeof *nh);
+        if (!nh) return -1;
+        c->hist = nh;
+        c->hist_cap = nc;
+    }
+    c->hist[c->nhist++] = (cache_rec){n_in, tokens};
+    return 0;
+}
+
 int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit) {
+    if (c->cfg.eng) return c->cfg.eng->lookup(c, in, n_in, hit);
     c->now++;
     walk w;
     if (cache_walk(c, in, n_in, &w)) goto oom;
@@ -140,26 +165,7 @@ int cache_lookup(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit) {
     }
     c->cfg.ev->touch(c, c->vis, w.nvis, c->full, w.nfull);
     if (c->cfg.ev->lookup) c->cfg.ev->lookup(c, c->full, w.nfull, from);
-    if (from) {
-        from->hits++;
-        for (rt_node *x = from; x != c->t.root; x = x->parent) x->read = x->len;
-    }
-    c->st.requests++;
-    c->st.hit_requests += tokens > 0;
-    c->st.input_tokens += n_in;
-    c->st.hit_tokens += tokens;
-    fl_flops f = fl_saved_flops(&c->cfg.model, tokens);
-    c->st.saved.attn += f.attn;
-    c->st.saved.mlp += f.mlp;
-    c->st.saved.ssm += f.ssm;
-    if (c->nhist == c->hist_cap) {
-        size_t nc = c->hist_cap ? c->hist_cap * 2 : 1024;
-        cache_rec *nh = realloc(c->hist, nc * sizeof *nh);
-        if (!nh) goto oom;
-        c->hist = nh;
-        c->hist_cap = nc;
-    }
-    c->hist[c->nhist++] = (cache_rec){n_in, tokens};
+    if (cache_count_lookup(c, n_in, tokens, from)) goto oom;
     if (hit) {
         hit->tokens = tokens;
         hit->node = from;
@@ -170,4 +176,3 @@ oom:
     c->oom = 1;
     return -1;
 }
-

@@ -104,6 +104,9 @@ struct rt_node {
                              (cache/evict_sgl.c: priority) */
         double lacc;      /* GDSF's inflation value L when n was created or last hit
                              (cache/evict_gdsf.c) */
+        uint64_t mts;     /* engines (cache/eng_sglang.c): the mamba LRU list's timestamp */
+        uint32_t mlock;   /* cache_lock calls naming n itself (not a descendant) still held:
+                             SGLang's mamba_lock_ref, which pins the node's state only */
     } pol;
 };
 

@@ -11,6 +11,7 @@
 #include "cli/cmds.h"
 #include "cli/live.h"
 #include "cli/opts.h"
+#include "cli/eng_opts.h"
 #include "cli/report.h"
 #include "sim/sim.h"
 #include "base/util.h"
@@ -64,6 +65,10 @@ static void sim_usage(FILE *f, int replay) {
             "                      simulator's quirks bit for bit (docs/cache.md)\n"
             "  --quirks LIST       reproduce only some quirks, comma-separated (or all):\n");
     for (int i = 0; cache_quirks[i].name; i++) fprintf(f, "                        %-22s %s\n", cache_quirks[i].name, cache_quirks[i].help);
+    if (!replay) {
+        fprintf(f, "\nengines (sglang:*, vllm:*; docs/engine-sglang.md, docs/engine-vllm.md):\n");
+        cli_eng_usage(f);
+    }
     fprintf(f,
             "\n"
             "timing:\n"
@@ -101,11 +106,19 @@ static void sim_usage(FILE *f, int replay) {
 
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
 
+/* SGLang's own hit-rate metric (engines): hit / (new + hit), each prefill
+ * chunk counting its prefix as hit tokens. */
+static double sgl_rate(const sim_result *r) {
+    uint64_t d = r->st.sgl_hit + r->st.sgl_new;
+    return d ? (double)r->st.sgl_hit / (double)d : 0;
+}
+
 static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition,
                       const cli_live *l) {
     cli_row row = {0};
     cli_report(&row, tr->path, cfg, r);
     if (cfg->exec || l->bytes_given) cli_live_report(&row, l, cfg, r);
+    if (cfg->cache.eng && cfg->cache.eng->layout == RT_RADIX) cli_row_num(&row, "sglang_hit_rate", sgl_rate(r));
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
     cli_row_num(&row, "tune_seconds", r->tune_seconds);
     if (r->explained) cli_report_misses(&row, r);
@@ -121,8 +134,12 @@ static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim
 static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
     int flop = cfg->cache.ev == &evict_flop;
     fprintf(f, "trace              %s (%zu requests, %zu sessions)\n", tr->path, tr->n, tr->n_sessions);
-    fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
-            cfg->cache.ev->name, compat ? ", reference quirks" : "");
+    if (cfg->cache.eng)
+        fprintf(f, "system             %s (the engine's own rules: docs/engine-%s.md)\n", cfg->system,
+                cfg->cache.eng->layout == RT_RADIX ? "sglang" : "vllm");
+    else
+        fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
+                cfg->cache.ev->name, compat ? ", reference quirks" : "");
     fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
     if (flop) {
         if (r->tunings) {
@@ -138,6 +155,11 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     fprintf(f, "request hit rate   %.2f %%\n", 100 * r->request_hit_rate);
     fprintf(f, "token hit rate     %.2f %%  (%" PRIu64 " of %" PRIu64 " input tokens)\n", 100 * r->token_hit_rate,
             r->st.hit_tokens, r->st.input_tokens);
+    if (cfg->cache.eng && cfg->cache.eng->layout == RT_RADIX)
+        fprintf(f, "SGLang's hit rate  %.2f %%  (its metric: hit / (new + hit), each prefill chunk's prefix a hit)\n",
+                100 * sgl_rate(r));
+    if (cfg->cache.eng && (r->st.blocked || r->st.oversize))
+        fprintf(f, "not cached         %" PRIu64 " requests (the pools held too little unpinned)\n", r->st.blocked + r->st.oversize);
     fprintf(f, "FLOPs saved        %.4g  (attention %.3g, MLP %.3g, SSM %.3g)\n", (double)r->flops_saved,
             (double)r->st.saved.attn, (double)r->st.saved.mlp, (double)r->st.saved.ssm);
     fprintf(f, "evictions          %" PRIu64 " calls: %" PRIu64 " leaves, %" PRIu64 " intermediate states\n",
@@ -201,6 +223,10 @@ static int sim_main(int argc, char **argv, int replay) {
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
     cli_live_table(opts, sizeof opts / sizeof opts[0]);
+    cli_eng_table(opts, sizeof opts / sizeof opts[0]);
+    cli_eng eo;
+    cli_eng_init(&eo);
+    int block_given = 0;
     cli_opts so;
     cli_opts_init(&so);
     cli_live live;
@@ -213,14 +239,17 @@ static int sim_main(int argc, char **argv, int replay) {
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_live_parse(&live, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_live_parse(&live, c, optarg)) ||
+            (handled = cli_eng_parse(&eo, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
         case 'h': sim_usage(stdout, replay); return MU_EXIT_OK;
         case O_SYSTEM:
-            if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
+            if (!sim_find_system(optarg))
+                return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static, "
+                                                    "sglang:no_buffer, sglang:extra_buffer, vllm:align, vllm:all)");
             system = optarg;
             break;
         case O_CAP:
@@ -255,6 +284,7 @@ static int sim_main(int argc, char **argv, int replay) {
             break;
         case O_BLOCK:
             if (mu_parse_long(optarg, 1, 1 << 20, &block)) return mu_bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
+            block_given = 1;
             break;
         case O_MODEL: model = optarg; break;
         case O_MODELF: model_file = optarg; break;
@@ -263,6 +293,25 @@ static int sim_main(int argc, char **argv, int replay) {
         default:
             return cli_bad_option(cmd, c, argv);
         }
+    }
+    if (eo.explain) { /* what the system derives for the model; no trace */
+        sim_cfg ecfg;
+        sim_default_cfg(&ecfg, system, capacity > 0 ? capacity : 40e9);
+        char eerr[600];
+        if (model && fl_preset(model, &ecfg.cache.model) != 0) {
+            sim_cfg_free(&ecfg);
+            return mu_bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
+        }
+        if (model_file && fl_load_json(model_file, &ecfg.cache.model, eerr, sizeof eerr) != 0) {
+            sim_cfg_free(&ecfg);
+            return mu_err(MU_EXIT_USAGE, "%s", eerr);
+        }
+        ecfg.cache.block_size = (uint32_t)block;
+        if (block_given && ecfg.cache.eng) eo.block = block;
+        cli_eng_apply(&eo, &ecfg);
+        cli_eng_explain(stdout, &ecfg);
+        sim_cfg_free(&ecfg);
+        return MU_EXIT_OK;
     }
     if (optind != argc - 1)
         return mu_err(MU_EXIT_USAGE, optind >= argc ? "%s: which trace? (marconi %s --help)"
@@ -297,6 +346,12 @@ static int sim_main(int argc, char **argv, int replay) {
     cfg.check = check;
     cfg.explain = json; /* --json carries the miss classes (docs/explain.md) */
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
+    if (block_given && cfg.cache.eng) eo.block = block;
+    cli_eng_apply(&eo, &cfg);
+    if (cfg.cache.eng && live.backend != CLI_BACKEND_NULL) {
+        rc = mu_err(MU_EXIT_USAGE, "--system %s: the engines run in the simulator only (no executor backend)", system);
+        goto out;
+    }
     cfg.cache.bytes = live.bytes;
     /* pools given instead of a capacity: the capacity is what they hold */
     if (from_pools)

@@ -164,6 +164,7 @@ static void run_cfg(const sweep *s, const sw_run *r, sim_cfg *cfg) {
     cfg->system = sys->name;
     cfg->cache.adm = sys->adm;
     cfg->cache.ev = sys->ev;
+    cfg->cache.eng = sys->eng; /* an engine's own rules (sglang:*, vllm:*), or NULL */
     cfg->tune = sys->tune;
     cfg->cache.model = s->mo[r->model].m;
     cfg->cache.capacity = r->capacity;

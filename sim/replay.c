@@ -57,7 +57,8 @@ int sim_replay_lookup(sim_replay *r, size_t i, const int32_t *seq, uint32_t n_in
 
 int sim_replay_plan(sim_replay *r, size_t i, const int32_t *seq, uint32_t n, rt_node *keep) {
     if (r->tuning && tun_before_insert(&r->t, &r->c, i)) return -1;
-    return cache_insert_plan(&r->c, seq, n, keep, &r->plan) ? -1 : 0;
+    uint32_t n_in = r->tr->req[i].n_in; /* engines place states by the input's length */
+    return cache_insert_plan_in(&r->c, seq, n_in < n ? n_in : n, n, keep, &r->plan) ? -1 : 0;
 }
 
 int sim_replay_commit(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {

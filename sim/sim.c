@@ -18,6 +18,14 @@ const sim_system sim_systems[] = {
      .help = "judicious admission, FLOP-aware eviction, alpha tuned online"},
     {.name = "marconi-static", .adm = &adm_judicious, .ev = &evict_flop, .tune = 0,
      .help = "judicious admission, FLOP-aware eviction, fixed --alpha"},
+    {.name = "sglang:no_buffer", .adm = &adm_leaf, .ev = &evict_lru, .eng = &cache_eng_sglang_nobuf,
+     .help = "SGLang's MambaRadixCache, no_buffer (docs/engine-sglang.md)"},
+    {.name = "sglang:extra_buffer", .adm = &adm_leaf, .ev = &evict_lru, .eng = &cache_eng_sglang_extra,
+     .help = "SGLang's MambaRadixCache, extra_buffer"},
+    {.name = "vllm:align", .adm = &adm_block, .ev = &evict_lru, .eng = &cache_eng_vllm_align,
+     .help = "vLLM v1 hybrid prefix caching, mamba_cache_mode=align (docs/engine-vllm.md)"},
+    {.name = "vllm:all", .adm = &adm_block, .ev = &evict_lru, .eng = &cache_eng_vllm_all,
+     .help = "vLLM v1 hybrid prefix caching, mamba_cache_mode=all"},
     {.name = NULL},
 };
 
@@ -36,6 +44,7 @@ int sim_default_cfg(sim_cfg *cfg, const char *system, double capacity) {
     cfg->cache.block_size = 32;
     cfg->cache.adm = s->adm;
     cfg->cache.ev = s->ev;
+    cfg->cache.eng = s->eng;
     cfg->cache.alpha = 0;
     cfg->cache.seglen_weight = 0.85; /* SGLang PR #22172's example setting */
     cfg->cache.store = rt_null_store();

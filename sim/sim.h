@@ -17,6 +17,8 @@
  * never-evicting oracle caches run beside the replay (sim/explain.c,
  * docs/explain.md); the sums land in sim_result, the rows in
  * cfg->explain_rows.
+ * and the engines' real rules (cache/eng_*.c; docs/engine-*.md):
+ * sglang:no_buffer, sglang:extra_buffer, vllm:align, vllm:all.
  */
 #ifndef MARCONI_SIM_H
 #define MARCONI_SIM_H
@@ -82,6 +84,7 @@ typedef struct sim_system {
     int tune;                  /* online alpha tuning */
     const char *help;          /* one line for --help */
     const sim_explain_rules *explain; /* miss explanation's rules, or NULL: sim_explain_default */
+    const cache_engine *eng;   /* an engine's rules (cache.h), or NULL */
 } sim_system;
 
 extern const sim_system sim_systems[]; /* terminated by a NULL name */

@@ -106,3 +106,16 @@ c explain_vllm     $M explain lmsys.jsonl --system vllm+ --capacity 1GB --timing
 c explain_marconi  $M explain swe.jsonl --capacity 1GB --alpha 0.5 --threads 2 --top 0
 c help_explain     $M explain --help
 c explain_nocap    $M explain swe.jsonl
+# ---- engines (docs/engine-*.md): the users' zero-hit reports, --explain-system -----
+cp "$here/../engines/repeat.jsonl" "$here/../engines/short.jsonl" "$here/../engines/tail.jsonl" .
+for sys in sglang:no_buffer sglang:extra_buffer vllm:align vllm:all; do
+  n=${sys/:/_}
+  c "eng_${n}_repeat"  $M sim repeat.jsonl --system "$sys" --capacity 40e9 --timing logical
+  c "eng_${n}_tail"    $M sim tail.jsonl --system "$sys" --capacity 40e9 --timing des --json
+  c "eng_${n}_explain" $M sim --system "$sys" --explain-system --capacity 40e9
+done
+c eng_short_align  $M sim short.jsonl --system vllm:align --capacity 40e9 --timing logical
+c eng_marconi_adm  $M sim tail.jsonl --system vllm:align --marconi-admission --capacity 40e9 --timing logical
+c eng_sweep        $M sweep --trace tail.jsonl --capacity 2e9,40e9 --systems sglang:no_buffer,sglang:extra_buffer,vllm:align,vllm:all --timing logical -j 2 -o eng_sweep
+c eng_bad_refresh  $M sim tail.jsonl --system sglang:no_buffer --capacity 40e9 --refresh sometimes
+c eng_no_replay    $M replay tail.jsonl --system vllm:align --capacity 40e9
