@@ -122,7 +122,7 @@ clean:
 FUZZ_S       ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_NAMES   := jsonl jsonl_gz packed model profile sharegpt lmsys agent tokenizer
+FUZZ_NAMES   := jsonl jsonl_gz packed model profile sharegpt lmsys agent tokenizer mooncake
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_LIB_SRC := $(BASE_SRC) $(FLOPS_SRC) $(TRACES_SRC) sim/ttft.c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
