@@ -136,8 +136,8 @@ static int read_line(mc *m, const char *p, size_t n, uint64_t line) {
     }
     if (m->n > 0 && t / 1000.0 < m->r[m->n - 1].ts) {
         char a[40], b[40];
-        mu_fmt_double(t, a);
-        mu_fmt_double(m->r[m->n - 1].ms, b);
+        snprintf(a, sizeof a, "%.15g", t);
+        snprintf(b, sizeof b, "%.15g", m->r[m->n - 1].ms);
         tr_errf(m->err, m->path, line,
                 "\"timestamp\" %s is earlier than line %llu's %s: requests must be in arrival order", a,
                 (unsigned long long)m->r[m->n - 1].line, b);
