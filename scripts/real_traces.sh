@@ -57,7 +57,8 @@ readme="$out/README.txt.tmp"
 traces=()
 {
   echo "The real-trace suite (scripts/real_traces.sh; docs/traces.md)."
-  echo "Built $(date -u +%Y-%m-%dT%H:%MZ) by $("$M" --version 2>/dev/null || echo marconi)."
+  rev="$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || true)"
+  echo "Built $(date -u +%Y-%m-%dT%H:%MZ) by $("$M" --version 2>/dev/null || echo marconi)${rev:+ (commit $rev)}."
   echo "Made by: scripts/real_traces.sh -o $out${swe:+ --swe $swe}${sg:+ --sharegpt $sg}${mc:+ --mooncake $mc}"
   echo
 } >"$readme"
