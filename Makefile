@@ -34,7 +34,7 @@ endif
 BASE_SRC   := base/util.c base/buf.c base/err.c
 FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/rt_check.c cache/store.c cache/adm.c cache/evict.c cache/evict_lru.c cache/evict_flop.c cache/evict_sgl.c cache/evict_seglen.c cache/evict_gdsf.c cache/cache.c cache/cache_walk.c cache/cache_insert.c cache/cache_check.c cache/eng.c cache/eng_sglang.c cache/eng_vllm.c
-TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_json_line.c traces/tr_load.c traces/tr_gen.c traces/tr_gen_rng.c traces/tr_gen_chat.c traces/tr_gen_agent.c traces/tr_gen_sess.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c traces/tr_pydumps.c
+TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_json_line.c traces/tr_load.c traces/tr_gen.c traces/tr_gen_rng.c traces/tr_gen_chat.c traces/tr_gen_agent.c traces/tr_gen_sess.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c traces/tr_conv_dir.c traces/tr_mooncake.c traces/tr_pydumps.c
 TUNER_SRC  := tuner/tun.c
 SIM_SRC    := sim/sim.c sim/replay.c sim/exec.c sim/des.c sim/ttft.c sim/metrics.c sim/explain.c
 CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
@@ -122,7 +122,7 @@ clean:
 FUZZ_S       ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_NAMES   := jsonl jsonl_gz packed model profile sharegpt lmsys agent tokenizer
+FUZZ_NAMES   := jsonl jsonl_gz packed model profile sharegpt lmsys agent tokenizer mooncake
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_LIB_SRC := $(BASE_SRC) $(FLOPS_SRC) $(TRACES_SRC) sim/ttft.c
 FUZZ_OBJ     := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)

@@ -28,7 +28,7 @@ static const struct {
     {.name = "explain", .fn = cmd_explain, .summary = "why every miss happened: compulsory, admission, capacity, alignment, in flight"},
     {.name = "stats", .fn = cmd_stats, .summary = "describe a trace: lengths, rates, oracle token hit rate"},
     {.name = "pack", .fn = cmd_pack, .summary = "write a trace in the packed form (.mtrace): fast to load, checksummed"},
-    {.name = "convert", .fn = cmd_convert, .summary = "turn ShareGPT / LMSys / agent conversation logs into a trace"},
+    {.name = "convert", .fn = cmd_convert, .summary = "turn ShareGPT / LMSys / agent logs or Mooncake traces into a trace"},
     {.name = "sweep", .fn = cmd_sweep, .summary = "run a grid of simulations (traces x systems x alphas x capacities) into tidy CSV"},
     {.name = "model", .fn = cmd_model, .summary = "a model's state bytes, FLOPs and FLOP efficiency by length"},
 };

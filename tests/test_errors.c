@@ -230,6 +230,11 @@ static const efile files[] = {
     {"noconv.sharegpt.json", "a ShareGPT list whose element has no `conversations`",
      "[{\"id\": \"a\", \"turns\": []}]\n", NULL},
     {"short.tok", "8 bytes: max_token_length 4, then half a token", NULL, make_tok_short},
+    {"blocks.mooncake.jsonl", "a Mooncake request of 1,000 tokens with one block hash (512-token blocks need 2)",
+     "{\"timestamp\": 0, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [7]}\n", NULL},
+    {"back.mooncake.jsonl", "two Mooncake requests, the second 2 ms before the first",
+     "{\"timestamp\": 10, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [7]}\n"
+     "{\"timestamp\": 8, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [7]}\n", NULL},
 };
 
 /* ---- the table ------------------------------------------------------------------------- */
@@ -410,6 +415,16 @@ static const ecase cases[] = {
     {"a tokenizer cut short", cmd_convert,
      {"convert", "lmsys", "bom.lmsys.jsonl", "--tokenizer", "short.tok", "-o", "out.jsonl", NULL},
      "marconi: --tokenizer: short.tok:0: truncated tokenizer: token 0 at byte 4 has no score and length", 2},
+    {"a folder without trajectories", cmd_convert, {"convert", "agent", "dir", "-o", "out.jsonl", NULL},
+     "marconi: dir:0: holds no *.traj.json file", 2},
+    /* ---- Mooncake traces (convert mooncake) */
+    {"a directory as a Mooncake trace", cmd_convert, {"convert", "mooncake", "dir", "-o", "out.mtrace", NULL},
+     "marconi: dir:0: is a directory, not a Mooncake trace", 2},
+    {"too few block hashes", cmd_convert, {"convert", "mooncake", "blocks.mooncake.jsonl", "-o", "out.mtrace", NULL},
+     "marconi: blocks.mooncake.jsonl:1: \"hash_ids\" has 1 blocks, but input_length 1000 needs 2 of 512 tokens", 2},
+    {"Mooncake requests out of order", cmd_convert,
+     {"convert", "mooncake", "back.mooncake.jsonl", "-o", "out.mtrace", NULL},
+     "marconi: back.mooncake.jsonl:2: \"timestamp\" 8 is earlier than line 1's 10: requests must be in arrival order", 2},
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])

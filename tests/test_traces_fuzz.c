@@ -21,6 +21,7 @@
 #include "fuzz/fuzz_jsonl_gz.c"
 #include "fuzz/fuzz_lmsys.c"
 #include "fuzz/fuzz_model.c"
+#include "fuzz/fuzz_mooncake.c"
 #include "fuzz/fuzz_packed.c"
 #include "fuzz/fuzz_profile.c"
 #include "fuzz/fuzz_sharegpt.c"
@@ -65,6 +66,7 @@ static void test_corpus(void **state) {
         {"jsonl", fz_jsonl},   {"jsonl_gz", fz_jsonl_gz}, {"packed", fz_packed},
         {"model", fz_model},   {"profile", fz_profile},   {"sharegpt", fz_sharegpt},
         {"lmsys", fz_lmsys},   {"agent", fz_agent},       {"tokenizer", fz_tokenizer},
+        {"mooncake", fz_mooncake},
     };
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         int n = replay(&targets[i]);

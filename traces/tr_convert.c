@@ -9,6 +9,13 @@
  *
  * Sessions are assembled with tr_gsess (tr_gen.h), the same code the
  * generators use, so converted and generated traces follow one set of rules.
+ *
+ * What a conversion leaves out is counted in tr_conv_info, so the summary
+ * line can say it: turns lost to the context cap or the turn cap, message
+ * keys dropped (mini-swe-agent's "extra"), and how much larger the replies
+ * came out than their visible role and content alone (a raw provider reply
+ * kept in every message once made a trace's outputs 2-3 times too long and
+ * cut a third of its turns at the 32K cap, without a word).
  */
 #include "tr_convert.h"
 
@@ -206,6 +213,9 @@ typedef struct ctx {
     uint64_t msgs_line;    /* where that array starts */
     int agent_msgs;        /* agent: the file's top-level array holds messages */
     int first;             /* no value of this file seen yet */
+    const char *fields;    /* agent: keys kept of the current trajectory's messages (NULL all) */
+    uint64_t out_tok, out_vis; /* the current turn's reply: tokens, and with role and content
+                                  only; counted in info once the turn becomes a request */
 } ctx;
 
 static int cerr(ctx *x, uint64_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -244,13 +254,55 @@ static uint64_t count_words(const char *s, size_t n) {
     return w;
 }
 
-/* Tokenise message m into session s; its offset and length go to *off, *len. */
-static int put_message(ctx *x, tr_gsess *s, const json_t *m, const char *fields, uint32_t *off, uint32_t *len,
-                       uint64_t line) {
+/* Count the keys of message m that fields leaves out. */
+static void count_drops(tr_conv_info *in, const json_t *m, const char *fields) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)m, key, v) {
+        if (tr_fields_has(fields, key)) continue;
+        int k = 0;
+        while (k < TR_CONV_DROPS && in->drop[k].n && strncmp(in->drop[k].name, key, sizeof in->drop[k].name - 1)) k++;
+        if (k == TR_CONV_DROPS) {
+            in->drop_other++;
+            continue;
+        }
+        if (!in->drop[k].n) snprintf(in->drop[k].name, sizeof in->drop[k].name, "%s", key);
+        in->drop[k].n++;
+    }
+}
+
+/* Does message m keep a key besides role and content under fields? */
+static int keeps_more(const json_t *m, const char *fields) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)m, key, v) {
+        if (!strcmp(key, "role") || !strcmp(key, "content")) continue;
+        if (!fields || tr_fields_has(fields, key)) return 1;
+    }
+    return 0;
+}
+
+/* Tokenise message m into session s; its offset and length go to *off, *len.
+ * A reply also counts toward out_tokens and out_visible. */
+static int put_message(ctx *x, tr_gsess *s, const json_t *m, const char *fields, int reply, uint32_t *off,
+                       uint32_t *len, uint64_t line) {
     x->txt.len = 0;
     x->ids.n = 0;
+    if (fields && json_is_object(m)) count_drops(x->info, m, fields);
+    if (reply && x->c->fmt == TR_CONV_AGENT && json_is_object(m) && keeps_more(m, fields)) {
+        /* what the reply would be without the keys beyond role and content */
+        if (tr_py_dumps_keep(m, &x->txt, "role,content") ||
+            tr_tok_encode(x->c->tok, x->txt.p ? x->txt.p : "", x->txt.len, x->c->bos, &x->ids))
+            return oom(x, line);
+        x->out_vis += x->ids.n;
+        x->txt.len = 0;
+        x->ids.n = 0;
+        reply = 2; /* visible already counted */
+    }
     if (tr_py_dumps_keep(m, &x->txt, fields) || tr_tok_encode(x->c->tok, x->txt.p ? x->txt.p : "", x->txt.len, x->c->bos, &x->ids))
         return oom(x, line);
+    if (reply) x->out_tok += x->ids.n;
+    if (reply == 1) x->out_vis += x->ids.n;
     if (x->ids.n > 0xfffffff0u - s->n_tok) return cerr(x, line, "a session longer than 2^32 tokens");
     *off = s->n_tok;
     *len = (uint32_t)x->ids.n;
@@ -264,6 +316,15 @@ static int put_message(ctx *x, tr_gsess *s, const json_t *m, const char *fields,
 }
 
 static int enough(const ctx *x) { return x->c->sessions && x->n_ss >= x->c->sessions; }
+
+/* A turn became a request: its reply counts; start the next. */
+static void count_reply(ctx *x, int kept) {
+    if (kept) {
+        x->info->out_tokens += x->out_tok;
+        x->info->out_visible += x->out_vis;
+    }
+    x->out_tok = x->out_vis = 0;
+}
 
 /* One ShareGPT or LMSys conversation. */
 static int chat_value(void *vx, json_t *v, uint64_t line) {
@@ -304,16 +365,25 @@ static int chat_value(void *vx, json_t *v, uint64_t line) {
     tr_gsess *s = new_session(x);
     if (!s) return oom(x, line);
     x->info->kept++;
+    x->info->turns += nm / 2;
     double ts = (double)k / c->sps, wps = c->wpm / 60.0;
     uint64_t hist = 0;
     for (size_t t = 0; t < nm / 2; t++) {
-        if (c->max_turns && t >= c->max_turns) break;
+        if (c->max_turns && t >= c->max_turns) {
+            x->info->cut_turns += nm / 2 - t;
+            break;
+        }
         uint32_t uo, ul, ao, al;
         json_t *um = json_array_get(msgs, 2 * t), *am = json_array_get(msgs, 2 * t + 1);
-        if (put_message(x, s, um, NULL, &uo, &ul, line) || put_message(x, s, am, NULL, &ao, &al, line)) return -1;
+        if (put_message(x, s, um, NULL, 0, &uo, &ul, line) || put_message(x, s, am, NULL, 1, &ao, &al, line)) return -1;
         /* LMSys stops once history + input + output would pass the cap,
          * ShareGPT once history + input would */
-        if (hist + ul + (sg ? 0 : al) > c->max_tokens) break;
+        if (hist + ul + (sg ? 0 : al) > c->max_tokens) {
+            x->info->cut_tokens += nm / 2 - t;
+            count_reply(x, 0);
+            break;
+        }
+        count_reply(x, 1);
         if (t > 0) {
             json_t *u = json_object_get(um, ckey);
             const char *str = json_string_value(u);
@@ -361,6 +431,7 @@ static int agent_traj(ctx *x, json_t *msgs, uint64_t line) {
     tr_gsess *s = new_session(x);
     if (!s) return oom(x, line);
     x->info->kept++;
+    x->info->turns += nturns;
     tr_rng rg;
     tr_rng_seed(&rg, c->seed, 0x6167656e74ULL /* "agent" */, k);
     double ts = (double)k / c->sps;
@@ -372,18 +443,53 @@ static int agent_traj(ctx *x, json_t *msgs, uint64_t line) {
         while (j < nm && !is_assistant(json_array_get(msgs, j))) j++;
         if (j >= nm) break; /* a last observation without a reply */
         for (; i < j; i++) /* the turn's input: every message since the last reply */
-            if (put_message(x, s, json_array_get(msgs, i), c->fields, &o, &l, line)) return -1;
+            if (put_message(x, s, json_array_get(msgs, i), x->fields, 0, &o, &l, line)) return -1;
         uint32_t obs_len = s->n_tok - obs_off;
         out_off = s->n_tok;
         for (; i < nm && is_assistant(json_array_get(msgs, i)); i++) /* replies in a row make one output */
-            if (put_message(x, s, json_array_get(msgs, i), c->fields, &o, &l, line)) return -1;
+            if (put_message(x, s, json_array_get(msgs, i), x->fields, 1, &o, &l, line)) return -1;
         uint32_t out_len = s->n_tok - out_off;
         if (t > 0) ts += (double)tr_rng_poisson(&rg, c->art);
-        if ((c->max_turns && t >= c->max_turns) || hist + obs_len > c->max_tokens || obs_len == 0) break;
+        /* the session stops here: say why, for the turns it loses */
+        count_reply(x, !(c->max_turns && t >= c->max_turns) && hist + obs_len <= c->max_tokens && obs_len);
+        if (c->max_turns && t >= c->max_turns) {
+            x->info->cut_turns += nturns - t;
+            break;
+        }
+        if (hist + obs_len > c->max_tokens) {
+            x->info->cut_tokens += nturns - t;
+            break;
+        }
+        if (obs_len == 0) {
+            x->info->cut_empty += nturns - t;
+            break;
+        }
         if (tr_gsess_turn(s, obs_off, obs_len, out_off, out_len, (uint32_t)(hist + obs_len), ts)) return oom(x, line);
         hist = tr_gsess_next_hist(s, hist, c->keep_obs);
     }
     return enough(x) ? 1 : 0;
+}
+
+/* Is this trajectory mini-swe-agent's?  Its "trajectory_format" says so
+ * ("mini-swe-agent-1"), or its messages carry mini-swe-agent's "extra". */
+static int is_mswea(const json_t *traj, const json_t *msgs) {
+    const char *f = json_string_value(json_object_get(traj, "trajectory_format"));
+    if (f && !strncmp(f, "mini-swe-agent", 14)) return 1;
+    for (size_t i = 0; i < json_array_size(msgs); i++)
+        if (json_object_get(json_array_get(msgs, i), "extra")) return 1;
+    return 0;
+}
+
+/* The keys kept of a trajectory's messages: --fields, else role and
+ * content for mini-swe-agent, else all (the artifact). */
+static const char *traj_fields(ctx *x, const json_t *traj, const json_t *msgs) {
+    if (x->c->all_fields) return NULL;
+    if (x->c->fields) return x->c->fields;
+    if (json_is_array(msgs) && is_mswea(traj, msgs)) {
+        x->info->mswea++;
+        return "role,content";
+    }
+    return NULL;
 }
 
 static int agent_value(void *vx, json_t *v, uint64_t line) {
@@ -412,6 +518,7 @@ static int agent_value(void *vx, json_t *v, uint64_t line) {
         return cerr(x, line,
                     "an agent trajectory is a list of {\"role\", \"content\"} messages, or an object with a "
                     "\"messages\" or \"history\" list");
+    x->fields = traj_fields(x, json_is_object(v) ? v : NULL, msgs);
     return agent_traj(x, msgs, line);
 }
 
@@ -421,10 +528,19 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
     tr_conv_info dummy;
     if (!info) info = &dummy;
     memset(info, 0, sizeof *info);
-    ctx x = {c, info, NULL, err, NULL, 0, 0, {0}, {0}, NULL, 0, 0, 0};
+    ctx x = {c, info, NULL, err, NULL, 0, 0, {0}, {0}, NULL, 0, 0, 0, NULL, 0, 0};
     int rc = -1;
     char *buf = NULL;
+    /* a folder of trajectories: its *.traj.json files, in sorted order */
+    char **list = NULL;
+    size_t nlist = 0;
+    if (c->fmt == TR_CONV_AGENT) {
+        if (tr_conv_expand(files, nfiles, ".traj.json", &list, &nlist, err)) return -1;
+        files = list;
+        nfiles = nlist;
+    }
     for (size_t f = 0; f < nfiles && !enough(&x); f++) {
+        info->files++;
         x.path = files[f];
         FILE *fp = fopen(files[f], "rb");
         if (!fp) {
@@ -466,6 +582,7 @@ int tr_convert(const tr_conv_cfg *c, char *const *files, size_t nfiles, tr_trace
         x.agent_msgs = 0;
         if (each_value(files[f], buf, len, c->fmt == TR_CONV_AGENT ? agent_value : chat_value, &x, err)) goto out;
         if (x.msgs) {
+            x.fields = traj_fields(&x, NULL, x.msgs);
             int r = agent_traj(&x, x.msgs, x.msgs_line);
             json_decref(x.msgs);
             x.msgs = NULL;
@@ -492,5 +609,6 @@ out:
     free(x.txt.p);
     free(x.ids.v);
     free(buf);
+    tr_conv_expand_free(list, nlist);
     return rc;
 }

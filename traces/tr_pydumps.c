@@ -65,9 +65,7 @@ static int py_str(mu_buf *b, const char *s, size_t n) {
     return put(b, "\"", 1);
 }
 
-/* Keep key in the dump? fields is "a,b,c" or NULL for all. */
-static int keep_key(const char *fields, const char *key) {
-    if (!fields) return 1;
+int tr_fields_has(const char *fields, const char *key) {
     size_t kl = strlen(key);
     for (const char *p = fields; *p;) {
         const char *q = strchr(p, ',');
@@ -78,6 +76,9 @@ static int keep_key(const char *fields, const char *key) {
     }
     return 0;
 }
+
+/* Keep key in the dump? fields is "a,b,c" or NULL for all. */
+static int keep_key(const char *fields, const char *key) { return !fields || tr_fields_has(fields, key); }
 
 static int dumps(const json_t *v, mu_buf *b, const char *fields) {
     char num[48];

@@ -111,4 +111,11 @@ tok(base + [(' ', -1.0), ('h', -2.0), ('e', -2.0), ('l', -2.0), ('o', -2.0), ('h
 tok([('a', 0.0), ('b', -1.0), ('ab', 0.5), ('a', 1.0)], d + '/tiny_repeat.bin')
 open(d + '/truncated.bin', 'wb').write(struct.pack('<i', 4) + struct.pack('<f', 0.0))
 PY
+# mooncake: the settings byte of fuzz_mooncake.c, then the trace
+K="$C/mooncake"
+mkdir -p "$K"
+printf '\x09{"timestamp": 0, "input_length": 1100, "output_length": 50, "hash_ids": [1, 2, 3]}\n{"timestamp": 1500, "input_length": 1500, "output_length": 50, "hash_ids": [1, 2, 7]}\n{"timestamp": 1500, "input_length": 1200, "output_length": 7, "hash_ids": [1, 2, 8]}\n{"timestamp": 3000, "input_length": 1600, "output_length": 20, "hash_ids": [1, 2, 3, 10]}\n' > "$K/chained"
+printf '\x02{"timestamp": 0, "input_length": 9, "output_length": 1, "hash_ids": [0, 1, 2]}\n{"timestamp": 0.5, "input_length": 10, "output_length": 0, "hash_ids": [0, 1, 5]}\n' > "$K/block4"
+printf '\x19{"timestamp": 5, "input_length": 3, "output_length": 1, "hash_ids": [1]}\n{"timestamp": 4, "input_length": 3, "output_length": 1, "hash_ids": [1]}\n' > "$K/ts_decreasing"
+printf '\x01{"timestamp": 0, "input_length": 3, "output_length": 1, "hash_ids": [1]}\n' > "$K/wrong_block_count"
 echo "seeds: $(find "$C" -type f | wc -l) files in $C"

@@ -60,6 +60,8 @@ c conv_sharegpt    $M convert sharegpt "$IN/sharegpt.json" -o conv_sg.jsonl --sp
 c conv_lmsys       $M convert lmsys "$IN/lmsys.jsonl" -o conv_lm.jsonl --min-turns 5
 c conv_agent       $M convert agent "$IN/agent0.traj.json" "$IN/agent1.traj.json" "$IN/agent2.traj.json" -o conv_ag.mtrace --seed 2
 c conv_fields      $M convert agent "$IN/agent0.traj.json" -o conv_f.jsonl --fields role,content --no-bos
+c conv_folder      $M convert agent "$IN" -o conv_dir.mtrace --seed 2
+c conv_mooncake    $M convert mooncake "$IN/mooncake.jsonl" -o conv_mc.jsonl --block 8
 c sim_conv         $M sim conv_sg.jsonl --capacity 500MB --json
 
 # ---- sweep: CSV / JSONL / buckets / composition, files and generator specs -------------
