@@ -9,7 +9,7 @@
 
 #include "cache.h"
 
-const evict_policy *const evict_policies[] = {&evict_lru, &evict_flop, NULL};
+const evict_policy *const evict_policies[] = {&evict_lru, &evict_flop, &evict_belady, NULL};
 
 const evict_policy *evict_find(const char *name) {
     for (int i = 0; evict_policies[i]; i++)

@@ -96,6 +96,10 @@ struct rt_node {
         int32_t cidx;     /* index in the cache's candidate array (cache.c), or -1 */
         double eff;       /* cached FLOP efficiency (cache/evict_flop.c), valid if eff_ok */
         int eff_ok;       /* eff is current: cleared whenever n or its parent changes */
+        int64_t fpos;     /* belady (cache/evict_belady.c): the node's prefix in the trace's
+                             future (cache_future), valid when fend == end */
+        uint64_t fend;    /* belady: the depth fpos was found for; 0: not yet */
+        uint64_t next;    /* belady: the next request whose input starts with the node's prefix */
     } pol;
 };
 

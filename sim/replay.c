@@ -1,7 +1,10 @@
 /* replay.c -- see replay.h. */
 #include "sim/replay.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "sim/oracle.h"
 
 uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
     const tr_trace *tr = ctx;
@@ -12,12 +15,34 @@ uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
 int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->tr = tr;
-    if (cache_init(&r->c, &cfg->cache, err, errlen) != 0) return -1;
+    cache_cfg cc = cfg->cache;
+    if (cc.ev && cc.ev->offline && !cc.future) {
+        if (cfg->timing != SIM_LOGICAL) {
+            snprintf(err, errlen, "%s eviction replays in logical timing only (--timing logical)", cc.ev->name);
+            return -1;
+        }
+        if (!(r->oracle = malloc(sizeof *r->oracle)) || sim_oracle_build(r->oracle, tr)) {
+            free(r->oracle);
+            r->oracle = NULL;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        cc.future = &r->oracle->fut;
+    }
+    if (cache_init(&r->c, &cc, err, errlen) != 0) {
+        if (r->oracle) sim_oracle_free(r->oracle);
+        free(r->oracle);
+        r->oracle = NULL;
+        return -1;
+    }
     r->tuning = cfg->tune && cfg->cache.ev == &evict_flop;
     tun_src src = {.ctx = (void *)tr, .tokens = sim_trace_tokens, .max_len = tr->max_len};
     if (tun_init(&r->t, &cfg->tuner, src) != 0) {
         snprintf(err, errlen, "out of memory");
         cache_free(&r->c);
+        if (r->oracle) sim_oracle_free(r->oracle);
+        free(r->oracle);
+        r->oracle = NULL;
         return -1;
     }
     return 0;
@@ -80,5 +105,7 @@ void sim_replay_free(sim_replay *r) {
     cache_plan_free(&r->plan);
     tun_free(&r->t);
     cache_free(&r->c);
+    if (r->oracle) sim_oracle_free(r->oracle);
+    free(r->oracle);
     memset(r, 0, sizeof *r);
 }
