@@ -28,6 +28,7 @@
 #include "cli/cmds.h"
 #include "harness.h"
 #include "sim/bound.h"
+#include "sim/oracle.h"
 #include "sim/sim.h"
 
 /* ---- the brute-force policy --------------------------------------------- */
@@ -299,6 +300,37 @@ static void test_random_suite(void **state) {
     assert_true(enumerated >= 30);
 }
 
+/* The oracle's next use against a scan of the trace, for every prefix of
+ * every sequence. */
+static void test_oracle_next_use(void **state) {
+    for (int t = 0; t < 20; t++) {
+        rq r[12] = {0};
+        int nr = 5 + (int)rnd(6);
+        random_trace(r, nr);
+        tr_trace tr;
+        build(r, nr, &tr);
+        sim_oracle o;
+        assert_int_equal(sim_oracle_build(&o, &tr), 0);
+        for (int i = 0; i < nr; i++)
+            for (uint32_t d = 1; d <= r[i].n; d++) {
+                int64_t pos = o.fut.extend(o.fut.ctx, CACHE_FUT_ROOT, r[i].tok, d);
+                /* in two steps: the same position */
+                int64_t half = o.fut.extend(o.fut.ctx, CACHE_FUT_ROOT, r[i].tok, d / 2);
+                assert_true(o.fut.extend(o.fut.ctx, half, r[i].tok + d / 2, d - d / 2) == pos);
+                for (int64_t after = -1; after < nr; after++) {
+                    uint64_t want = UINT64_MAX;
+                    for (int j = (int)after + 1; j < nr && want == UINT64_MAX; j++)
+                        if (r[j].n_in >= d && !memcmp(r[j].tok, r[i].tok, d * sizeof *r[i].tok)) want = (uint64_t)j;
+                    if (after == -1) assert_true((pos == CACHE_FUT_NONE) == (want == UINT64_MAX));
+                    uint64_t got = pos == CACHE_FUT_NONE ? UINT64_MAX : o.fut.next(o.fut.ctx, pos, after);
+                    assert_true(got == want);
+                }
+            }
+        sim_oracle_free(&o);
+        tr_free(&tr);
+    }
+}
+
 /* belady refuses what it cannot do: no future, DES timing. */
 static void test_belady_needs_future(void **state) {
     cache_cfg cc = base_cfg("judicious", 1e6);
@@ -331,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_model_sizes),
         cmocka_unit_test(test_bracket_handmade),
         cmocka_unit_test(test_random_suite),
+        cmocka_unit_test(test_oracle_next_use),
         cmocka_unit_test(test_belady_needs_future),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
