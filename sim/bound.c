@@ -83,22 +83,139 @@ static int seg_cmp(const void *pa, const void *pb) {
 
 /* The greedy over sorted segments: the LP optimum, as its integer part
  * *whole and fraction *frac. */
-static void greedy(segs *s, fl_i128 budget, fl_i128 *whole, long double *frac) {
+static void greedy(segs *s, fl_i128 budget, fl_i128 *whole, long double *frac, double *lam) {
     qsort(s->a, s->n, sizeof *s->a, seg_cmp);
     fl_i128 val = 0, rem = budget;
     long double f = 0;
+    *lam = 0; /* the budget's price: the slope where it ran out (0: it did not) */
     for (size_t i = 0; i < s->n; i++) {
         if (s->a[i].dc <= rem) {
             val += s->a[i].dv;
             rem -= s->a[i].dc;
         } else {
             f = (long double)s->a[i].dv * (long double)rem / (long double)s->a[i].dc;
+            *lam = (double)((long double)s->a[i].dv / (long double)s->a[i].dc);
             break;
         }
     }
     fl_i128 fw = (fl_i128)f; /* f < dv: move its whole part over */
     *whole = val + fw;
     *frac = f - (long double)fw;
+}
+
+/* ---- the per-instant refinement (Lagrangian) -------------------------------------
+ *
+ * The capacity holds at every instant, not only summed.  For any prices
+ * lam_l >= 0 of the instants, weak duality gives the bound
+ *
+ *     L(lam) = sum_l lam_l C_l + sum_j max(0, max_p v(p) - cost_lam(j, p))
+ *
+ * where cost_lam charges each byte of a serving path at the instants it
+ * must be held (I(q, j)): K sum_q (Lam(j) - Lam(k_j(q))) + S (Lam(j) -
+ * Lam(k_j(p))), Lam the prefix sums of lam.  A constant price is the
+ * summed bound; a subgradient descent from its price moves the prices to
+ * where the capacity binds.  Every iterate's L is a valid bound: the
+ * smallest is kept (docs/bounds.md). */
+
+typedef struct lseg {
+    int64_t k;         /* the last earlier request through the stretch */
+    uint64_t from, to; /* its depths (from, to] */
+} lseg;
+
+typedef struct lpt {
+    uint64_t d;      /* serving depth */
+    size_t seg;      /* the stretch it lies in (index into lsegs) */
+    long double v[2];/* value: tokens, FLOPs */
+} lpt;
+
+typedef struct lrec {
+    lseg *sg;          /* every request's stretches, in order */
+    size_t nsg, sgcap; /* used, allocated */
+    lpt *pt;           /* every request's kept serving points, by depth */
+    size_t npt, ptcap; /* used, allocated */
+    size_t *sgoff, *ptoff; /* request j's: [off[j], off[j+1]) */
+    long double *cap;  /* C_l of each instant */
+} lrec;
+
+static int grow(void **a, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return 0;
+    size_t nc = *cap ? *cap * 2 : 1024;
+    void *na = realloc(*a, nc * size);
+    if (!na) return -1;
+    *a = na;
+    *cap = nc;
+    return 0;
+}
+
+/* min over the iterates of L(lam), for value kind w (0 tokens, 1 FLOPs),
+ * starting from the constant price lam0; nr requests.  -1 on OOM. */
+static int lagrange(const lrec *r, size_t nr, long double K, long double S, int w, double lam0, int iters,
+                    long double *best) {
+    double *lam = malloc((nr + 1) * sizeof *lam);
+    long double *Lam = malloc((nr + 1) * sizeof *Lam), *diff = malloc((nr + 2) * sizeof *diff);
+    if (!lam || !Lam || !diff) {
+        free(lam), free(Lam), free(diff);
+        return -1;
+    }
+    long double vsum = 0, csum = 0;
+    for (size_t i = 0; i < r->npt; i++) vsum += r->pt[i].v[w];
+    for (size_t l = 1; l < nr; l++) csum += r->cap[l];
+    /* a starting price where the summed bound had none: value per byte-instant */
+    double start = lam0 > 0 ? lam0 : (double)(csum > 0 ? vsum / csum : 0) * 0.01;
+    for (size_t l = 0; l <= nr; l++) lam[l] = l == 0 ? 0 : start;
+    double mu = 1.0;
+    int stall = 0;
+    for (int t = 0; t < iters; t++) {
+        Lam[0] = 0;
+        for (size_t l = 1; l < nr; l++) Lam[l] = Lam[l - 1] + lam[l];
+        long double L = 0;
+        for (size_t l = 1; l < nr; l++) L += lam[l] * r->cap[l];
+        memset(diff, 0, (nr + 2) * sizeof *diff);
+        for (size_t j = 1; j < nr; j++) {
+            size_t s0 = r->sgoff[j], s = s0, pbest = SIZE_MAX;
+            long double acc = 0, gbest = 0; /* acc: the stretches before s */
+            for (size_t i = r->ptoff[j]; i < r->ptoff[j + 1]; i++) {
+                const lpt *p = &r->pt[i];
+                for (; s < p->seg; s++) acc += K * (long double)(r->sg[s].to - r->sg[s].from) * (Lam[j] - Lam[r->sg[s].k]);
+                long double span = Lam[j] - Lam[r->sg[s].k];
+                long double g = p->v[w] - acc - (K * (long double)(p->d - r->sg[s].from) + S) * span;
+                if (g > gbest) gbest = g, pbest = i;
+            }
+            L += gbest;
+            if (pbest == SIZE_MAX) continue;
+            const lpt *p = &r->pt[pbest];
+            for (size_t q = s0; q <= p->seg; q++) { /* its bytes, at the instants they are held */
+                long double bytes = K * (long double)((q == p->seg ? p->d : r->sg[q].to) - r->sg[q].from);
+                if (q == p->seg) bytes += S;
+                diff[r->sg[q].k + 1] += bytes;
+                diff[j + 1] -= bytes;
+            }
+        }
+        if (t == 0 || L < *best) {
+            *best = L;
+            stall = 0;
+        } else if (++stall >= 5) {
+            mu /= 2;
+            stall = 0;
+        }
+        /* the subgradient: capacity less use, per instant; a Polyak step
+         * towards 95 % of the best bound so far */
+        long double use = 0, norm = 0;
+        for (size_t l = 1; l < nr; l++) {
+            use += diff[l];
+            long double g = r->cap[l] - use;
+            norm += g * g;
+            diff[l] = g; /* reused: the subgradient */
+        }
+        if (norm <= 0) break;
+        long double eta = mu * (L - 0.95L * *best) / norm;
+        for (size_t l = 1; l < nr; l++) {
+            long double x = lam[l] - eta * diff[l];
+            lam[l] = x > 0 ? (double)x : 0;
+        }
+    }
+    free(lam), free(Lam), free(diff);
+    return 0;
 }
 
 int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *err, size_t errlen) {
@@ -123,6 +240,7 @@ int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *
     size_t sgcap = 0, pcap = 0;
     bpt *pt = NULL, *pf = NULL, *hull = NULL;
     segs st = {0}, sf = {0};
+    lrec lr = {0};
     int rc = -1;
     if (ot_init(&t)) {
         free(buf);
@@ -130,11 +248,18 @@ int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *
         return -1;
     }
     if (!buf) goto oom;
+    lr.sgoff = malloc((tr->n + 2) * sizeof *lr.sgoff);
+    lr.ptoff = malloc((tr->n + 2) * sizeof *lr.ptoff);
+    lr.cap = malloc((tr->n + 1) * sizeof *lr.cap);
+    if (!lr.sgoff || !lr.ptoff || !lr.cap) goto oom;
     fl_i128 cap_j = C; /* the bytes the cache may hold before lookup j */
     for (size_t j = 0; j < tr->n; j++) {
         uint32_t n = tr_tokens(tr, j, buf), n_in = tr->req[j].n_in;
         b->input_tokens += n_in;
         if (j > 0) b->budget += cap_j;
+        lr.cap[j] = (long double)cap_j;
+        lr.sgoff[j] = lr.nsg;
+        lr.ptoff[j] = lr.npt;
         long ns = ot_match(&t, buf, n_in, &sg, &sgcap);
         if (ns < 0) goto oom;
         size_t np = 0;
@@ -144,6 +269,8 @@ int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *
             const ot_node *x = &t.node[sg[s].node];
             fl_i128 age = (fl_i128)j - x->val;
             uint64_t from = sg[s].from, to = sg[s].to;
+            if (grow((void **)&lr.sg, &lr.sgcap, lr.nsg, sizeof *lr.sg)) goto oom;
+            lr.sg[lr.nsg++] = (lseg){x->val, from, to};
             /* the serving points in (from, to], deepest last */
             uint64_t first = block ? (from / B + 1) * B : to;
             for (uint64_t d = first;; d = block ? d + B : to + 1) {
@@ -175,6 +302,8 @@ int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *
                         }
                         pt[np] = (bpt){cost, (fl_i128)d};
                         pf[np] = (bpt){cost, fl_total(fl_saved_flops(m, (int64_t)d))};
+                        if (grow((void **)&lr.pt, &lr.ptcap, lr.npt, sizeof *lr.pt)) goto oom;
+                        lr.pt[lr.npt++] = (lpt){d, lr.nsg - 1, {(long double)d, (long double)pf[np].v}};
                         np++;
                     }
                 }
@@ -193,14 +322,22 @@ int sim_bound_run(const tr_trace *tr, const cache_cfg *cfg, sim_bound *b, char *
         fl_i128 own = K * (fl_i128)n + S * states;
         cap_j = own > C ? own : C;
     }
+    lr.sgoff[tr->n] = lr.nsg;
+    lr.ptoff[tr->n] = lr.npt;
     b->segments = st.n;
     fl_i128 whole;
-    long double frac;
-    greedy(&st, b->budget, &whole, &frac);
+    long double frac, L;
+    double lam;
+    greedy(&st, b->budget, &whole, &frac, &lam);
     b->hit_tokens = (uint64_t)whole;
     b->lp_tokens = (double)((long double)whole + frac);
-    greedy(&sf, b->budget, &whole, &frac);
-    b->flops_saved = whole;
+    b->summed_tokens = b->hit_tokens;
+    if (tr->n > 1 && lagrange(&lr, tr->n, (long double)K, (long double)S, 0, lam, SIM_BOUND_ITERS, &L)) goto oom;
+    if (tr->n > 1 && L * (1 + 1e-12L) + 1e-6L < (long double)b->hit_tokens) b->hit_tokens = (uint64_t)(L * (1 + 1e-12L) + 1e-6L);
+    greedy(&sf, b->budget, &whole, &frac, &lam);
+    b->flops_saved = b->summed_flops = whole;
+    if (tr->n > 1 && lagrange(&lr, tr->n, (long double)K, (long double)S, 1, lam, SIM_BOUND_ITERS, &L)) goto oom;
+    if (tr->n > 1 && L * (1 + 1e-12L) + 1 < (long double)b->flops_saved) b->flops_saved = (fl_i128)(L * (1 + 1e-12L) + 1);
     b->seconds = mu_now() - t0;
     rc = 0;
     goto out;
@@ -215,5 +352,10 @@ out:
     free(hull);
     free(st.a);
     free(sf.a);
+    free(lr.sg);
+    free(lr.pt);
+    free(lr.sgoff);
+    free(lr.ptoff);
+    free(lr.cap);
     return rc;
 }

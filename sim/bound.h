@@ -27,9 +27,13 @@
  * What is left is a multiple-choice knapsack (one serving point or none
  * per request); its LP relaxation is solved exactly by the greedy over
  * each request's upper concave hull of (cost, value) (Sinha & Zoltners
- * 1979).  The floor of the LP optimum is the bound (the optimum is an
- * integer).  Cost: one walk of each input and each sequence through the
- * trie plus a sort of the hull segments: O(tokens + S log S).
+ * 1979).  The floor of the LP optimum is the summed bound (the optimum
+ * is an integer).  It is then refined with the per-instant capacities by
+ * Lagrangian weak duality: any prices of the instants give a bound, and a
+ * subgradient descent from the summed bound's price (SIM_BOUND_ITERS
+ * steps) moves them to where the capacity binds; the smallest is kept.  Cost: one walk of each input and each sequence through the
+ * trie plus a sort of the hull segments, O(tokens + s log s), then
+ * SIM_BOUND_ITERS passes over the kept serving points and stretches.
  *
  * Valid for the cache without reference quirks (cache_cfg.quirks == 0)
  * and the three admissions of cache/adm.c, which the serving points are
@@ -43,9 +47,15 @@
 #include "cache/cache.h"
 #include "traces/tr.h"
 
+/* Subgradient iterations of the per-instant refinement. */
+#define SIM_BOUND_ITERS 100
+
 typedef struct sim_bound {
-    uint64_t hit_tokens;       /* upper bound on the hit tokens of any schedule */
+    uint64_t hit_tokens;       /* upper bound on the hit tokens of any schedule: the smaller of the
+                                  summed bound and the per-instant refinement */
     fl_i128 flops_saved;       /* upper bound on the FLOPs saved by any schedule (a separate LP) */
+    uint64_t summed_tokens;    /* the summed (fluid) bound alone */
+    fl_i128 summed_flops;      /* the same for FLOPs */
     double lp_tokens;          /* the tokens LP's optimum (hit_tokens is its floor) */
     uint64_t unbounded_tokens; /* the deepest serving point of every request, summed: what the
                                   relaxation allows with no capacity limit */
