@@ -84,7 +84,7 @@ static int seg_cmp(const void *pa, const void *pb) {
 /* The greedy over sorted segments: the LP optimum, as its integer part
  * *whole and fraction *frac. */
 static void greedy(segs *s, fl_i128 budget, fl_i128 *whole, long double *frac, double *lam) {
-    qsort(s->a, s->n, sizeof *s->a, seg_cmp);
+    if (s->n) qsort(s->a, s->n, sizeof *s->a, seg_cmp);
     fl_i128 val = 0, rem = budget;
     long double f = 0;
     *lam = 0; /* the budget's price: the slope where it ran out (0: it did not) */
