@@ -12,7 +12,6 @@
 #include "cli/live.h"
 #include "cli/opts.h"
 #include "cli/report.h"
-#include "sim/bound.h"
 #include "sim/sim.h"
 #include "base/util.h"
 
@@ -104,53 +103,11 @@ static void sim_usage(FILE *f, int replay) {
 
 static double reduction(double base, double v) { return base > 0 ? (base - v) / base : 0; }
 
-/* The --bound fields: the bound, and belady's replay beside it. */
-typedef struct sim_bounds {
-    int on;            /* --bound given */
-    sim_bound b;       /* the upper bounds */
-    uint64_t belady_hit_tokens; /* belady's replay */
-    fl_i128 belady_flops;
-} sim_bounds;
-
-static void report_bounds(cli_row *row, const sim_bounds *bd, const sim_result *r) {
-    uint64_t in = r->st.input_tokens ? r->st.input_tokens : 1;
-    cli_row_uint(row, "bound_hit_tokens", bd->b.hit_tokens);
-    cli_row_num(row, "bound_token_hit_rate", (double)bd->b.hit_tokens / (double)in);
-    cli_row_i128(row, "bound_flops_saved", bd->b.flops_saved);
-    cli_row_uint(row, "belady_hit_tokens", bd->belady_hit_tokens);
-    cli_row_num(row, "belady_token_hit_rate", (double)bd->belady_hit_tokens / (double)in);
-    cli_row_i128(row, "belady_flops_saved", bd->belady_flops);
-}
-
-/* The bound and a belady replay of the same configuration. */
-static int run_bounds(const tr_trace *tr, const sim_cfg *cfg, sim_bounds *bd, char *err, size_t errlen) {
-    if (sim_bound_run(tr, &cfg->cache, &bd->b, err, errlen)) return -1;
-    sim_cfg bc = *cfg; /* borrows cfg's TTFT rows; cfg frees them */
-    bc.cache.ev = &evict_belady;
-    bc.tune = 0;
-    bc.timing = SIM_LOGICAL;
-    bc.exec = NULL;
-    bc.per_request = NULL;
-    bc.check = 0;
-    sim_result *r = malloc(sizeof *r);
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = sim_run(tr, &bc, r, err, errlen);
-    if (!rc) {
-        bd->belady_hit_tokens = r->st.hit_tokens;
-        bd->belady_flops = r->flops_saved;
-    }
-    free(r);
-    return rc;
-}
-
 static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition,
-                      const cli_live *l, const sim_bounds *bd) {
+                      const cli_live *l, const cli_bounds *bd) {
     cli_row row = {0};
     cli_report(&row, tr->path, cfg, r);
-    if (bd->on) report_bounds(&row, bd, r);
+    if (bd->on) cli_report_bounds(&row, bd, r);
     if (cfg->exec || l->bytes_given) cli_live_report(&row, l, cfg, r);
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
     cli_row_num(&row, "tune_seconds", r->tune_seconds);
@@ -164,7 +121,7 @@ static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim
 }
 
 static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat,
-                        const sim_bounds *bd) {
+                        const cli_bounds *bd) {
     int flop = cfg->cache.ev == &evict_flop;
     fprintf(f, "trace              %s (%zu requests, %zu sessions)\n", tr->path, tr->n, tr->n_sessions);
     fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
@@ -188,7 +145,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     if (bd->on) {
         double in = (double)(r->st.input_tokens ? r->st.input_tokens : 1);
         fprintf(f, "offline bound      %.2f %%  (%" PRIu64 " tokens), FLOPs %.4g: no policy saves more\n",
-                100 * (double)bd->b.hit_tokens / in, bd->b.hit_tokens, (double)bd->b.flops_saved);
+                100 * (double)bd->hit_tokens / in, bd->hit_tokens, (double)bd->flops_saved);
         fprintf(f, "belady (offline)   %.2f %%  (%" PRIu64 " tokens), FLOPs %.4g\n",
                 100 * (double)bd->belady_hit_tokens / in, bd->belady_hit_tokens, (double)bd->belady_flops);
     }
@@ -261,7 +218,8 @@ static int sim_main(int argc, char **argv, int replay) {
     double capacity = -1, alpha = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
     int json = 0, check = 0, c, handled;
-    sim_bounds bd = {0};
+    cli_bounds bd = {0};
+    int want_bound = 0;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -302,7 +260,7 @@ static int sim_main(int argc, char **argv, int replay) {
         case O_MODELF: model_file = optarg; break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
-        case O_BOUND: bd.on = 1; break;
+        case O_BOUND: want_bound = 1; break;
         default:
             return cli_bad_option(cmd, c, argv);
         }
@@ -339,7 +297,7 @@ static int sim_main(int argc, char **argv, int replay) {
     cfg.check = check;
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     cfg.cache.bytes = live.bytes;
-    if (bd.on && cfg.cache.quirks) {
+    if (want_bound && cfg.cache.quirks) {
         rc = mu_err(MU_EXIT_USAGE, "--bound: the offline bound holds for the cache without reference quirks (--compat none)");
         goto out;
     }
@@ -368,7 +326,7 @@ static int sim_main(int argc, char **argv, int replay) {
         free(r);
         goto out;
     }
-    if (bd.on && run_bounds(&tr, &cfg, &bd, err, sizeof err) != 0) {
+    if (want_bound && cli_bounds_run(&tr, &cfg, &bd, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_FAIL, "--bound: %s", err);
         free(r);
         goto out;

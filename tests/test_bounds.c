@@ -358,6 +358,46 @@ static void test_belady_needs_future(void **state) {
     assert_int_equal(sim_bound_run(&tr, &cc, &b, err, sizeof err), -1);
 }
 
+/* sim --bound and sweep --bound: the fields, above the run; refused with quirks. */
+static void test_cli_bound(void **state) {
+    rq r[10] = {0};
+    random_trace(r, 10);
+    tr_trace tr;
+    build(r, 10, &tr);
+    char path[512];
+    snprintf(path, sizeof path, "%s", th_path("t.jsonl"));
+    tr_err e;
+    assert_int_equal(tr_write_jsonl(&tr, path, &e), 0);
+    tr_free(&tr);
+    char cap[32];
+    snprintf(cap, sizeof cap, "%lld", (long long)(2 * S + 30 * K));
+    assert_int_equal(th_run(cmd_sim, "sim", path, "--model", "tiny", "--capacity", cap, "--timing", "logical",
+                            "--system", "sglang+", "--bound", "--json", NULL), 0);
+    unsigned long long hit, bound, bel;
+    const char *h = strstr(th_out, "\"hit_tokens\": "), *b = strstr(th_out, "\"bound_hit_tokens\": "),
+               *be = strstr(th_out, "\"belady_hit_tokens\": ");
+    assert_non_null(h);
+    assert_non_null(b);
+    assert_non_null(be);
+    assert_non_null(strstr(th_out, "\"bound_flops_saved\": "));
+    sscanf(h + 14, "%llu", &hit);
+    sscanf(b + 20, "%llu", &bound);
+    sscanf(be + 21, "%llu", &bel);
+    assert_true(bound >= hit && bound >= bel);
+    assert_int_equal(th_run(cmd_sim, "sim", path, "--model", "tiny", "--capacity", cap, "--compat", "reference",
+                            "--bound", NULL), 2);
+    assert_non_null(strstr(th_err, "--bound"));
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sw", th_dir);
+    assert_int_equal(th_run(cmd_sweep, "sweep", "--trace", path, "--model", "tiny", "--capacity", cap, "--systems",
+                            "sglang+", "--timing", "logical", "--bound", "-j", "1", "-o", dir, NULL), 0);
+    char csv[700], buf[8192];
+    snprintf(csv, sizeof csv, "%s/runs.csv", dir);
+    capture_read(csv, buf, sizeof buf);
+    assert_non_null(strstr(buf, "bound_hit_tokens"));
+    assert_non_null(strstr(buf, "belady_flops_saved"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_sizes),
@@ -365,6 +405,7 @@ int main(void) {
         cmocka_unit_test(test_random_suite),
         cmocka_unit_test(test_oracle_next_use),
         cmocka_unit_test(test_belady_needs_future),
+        cmocka_unit_test(test_cli_bound),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }
