@@ -146,6 +146,7 @@ static void on_change(void *ctx, rt_node *n, int gone) {
         n->pol.born = 1;
         if (c->cfg.ev->born) c->cfg.ev->born(c, n);
     }
+    if (c->cfg.ev->changed && n != c->t.root) c->cfg.ev->changed(c, n);
     cache_cand_update(c, n);
 }
 
@@ -202,6 +203,10 @@ int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     if (cache_cfg_check(cfg, err, errlen) != 0) return -1;
+    if (cfg->ev->offline && !cfg->future) {
+        snprintf(err, errlen, "%s eviction needs the whole trace's future (cache_cfg.future)", cfg->ev->name);
+        return -1;
+    }
     c->state_bytes = cache_cfg_state_bytes(cfg);
     c->kv_bytes = cache_cfg_kv_bytes(cfg);
     if (cfg->eng) c->cfg.eng->init(c); /* its own charges and block size */

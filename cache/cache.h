@@ -108,13 +108,37 @@ typedef struct evict_policy {
     /* cache_check: verify the policy's invariants on n (not the root).
      * Returns 0, or -1 with a message in err. */
     int (*check)(const cache *c, const rt_node *n, char *err, size_t errlen);
+    /* A node was created or changed (tokens, state, children), or NULL:
+     * called before its candidacy is re-evaluated (offline policies keep
+     * their per-node future there). */
+    void (*changed)(cache *c, rt_node *n);
+    /* 1: needs the trace's future (cache_cfg.future) and the logical
+     * replay order (request i looked up, then inserted, in trace order). */
+    int offline;
 } evict_policy;
+
+/* The trace's future, for offline eviction (belady): where a prefix lies
+ * among the inputs of all requests, and when one next starts with it.
+ * Built by the simulator from the whole trace (sim/oracle.c); the cache
+ * only calls it.  Positions are opaque; CACHE_FUT_ROOT is the empty
+ * prefix, CACHE_FUT_NONE one no request's input starts with. */
+#define CACHE_FUT_ROOT 0
+#define CACHE_FUT_NONE (-1)
+typedef struct cache_future {
+    void *ctx; /* passed to both */
+    /* The position of the prefix at pos extended by tok[0..n). */
+    int64_t (*extend)(void *ctx, int64_t pos, const int32_t *tok, uint32_t n);
+    /* The first request after request `after` (-1: from the first) whose
+     * input starts with the prefix at pos; UINT64_MAX if none does. */
+    uint64_t (*next)(void *ctx, int64_t pos, int64_t after);
+} cache_future;
 
 extern const adm_policy adm_judicious, adm_leaf, adm_block;
 extern const adm_policy *const adm_policies[]; /* NULL-terminated (cache/adm.c) */
 extern const evict_policy evict_lru, evict_flop;
 extern const evict_policy evict_lfu, evict_fifo, evict_mru, evict_filo, evict_priority, evict_slru; /* evict_sgl.c */
 extern const evict_policy evict_seglen, evict_gdsf;
+extern const evict_policy evict_belady; /* evict_belady.c: offline */
 extern const evict_policy *const evict_policies[]; /* NULL-terminated (cache/evict.c) */
 /* The policy called name, or NULL if there is none. */
 const adm_policy *adm_find(const char *name);
@@ -181,6 +205,7 @@ typedef struct cache_cfg {
     const cache_observer *obs;/* told of evictions (borrowed), or NULL; a clone has none */
     const cache_engine *eng;  /* an engine's rules (cache/eng_*.c) in place of adm/ev's, or NULL */
     cache_eng_cfg eng_cfg;    /* its switches */
+    const cache_future *future; /* offline eviction (ev->offline): the trace's future (borrowed), or NULL */
 } cache_cfg;
 
 /* Bytes cfg charges for one SSM checkpoint (all SSM layers) and for one

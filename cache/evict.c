@@ -15,6 +15,7 @@
 const evict_policy *const evict_policies[] = {
     &evict_lru,  &evict_flop, &evict_seglen,   &evict_gdsf, &evict_lfu,
     &evict_slru, &evict_fifo, &evict_priority, &evict_mru,  &evict_filo,
+    &evict_belady,
     NULL,
 };
 

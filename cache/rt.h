@@ -107,6 +107,10 @@ struct rt_node {
         uint64_t mts;     /* engines (cache/eng_sglang.c): the mamba LRU list's timestamp */
         uint32_t mlock;   /* cache_lock calls naming n itself (not a descendant) still held:
                              SGLang's mamba_lock_ref, which pins the node's state only */
+        int64_t fpos;     /* belady (cache/evict_belady.c): the node's prefix in the trace's
+                             future (cache_future), valid when fend == end */
+        uint64_t fend;    /* belady: the depth fpos was found for; 0: not yet */
+        uint64_t next;    /* belady: the next request whose input starts with the node's prefix */
     } pol;
 };
 

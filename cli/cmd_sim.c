@@ -96,6 +96,11 @@ static void sim_usage(FILE *f, int replay) {
     cli_live_usage(f);
     fprintf(f,
             "\n"
+            "  --bound             also the offline bounds of the logical replay (docs/bounds.md):\n"
+            "                      bound_hit_tokens / bound_flops_saved, what no eviction\n"
+            "                      policy can exceed at this capacity and admission, and\n"
+            "                      belady_hit_tokens / belady_flops_saved, a feasible offline\n"
+            "                      policy's (one more replay); not with reference quirks\n"
             "  --json              one JSON object on stdout instead of the table, with the\n"
             "                      miss classes (misses, misses_flops: docs/explain.md)\n"
             "  --check             verify the whole cache after every request (slow)\n"
@@ -114,9 +119,10 @@ static double sgl_rate(const sim_result *r) {
 }
 
 static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int composition,
-                      const cli_live *l) {
+                      const cli_live *l, const cli_bounds *bd) {
     cli_row row = {0};
     cli_report(&row, tr->path, cfg, r);
+    if (bd->on) cli_report_bounds(&row, bd, r);
     if (cfg->exec || l->bytes_given) cli_live_report(&row, l, cfg, r);
     if (cfg->cache.eng && cfg->cache.eng->layout == RT_RADIX) cli_row_num(&row, "sglang_hit_rate", sgl_rate(r));
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
@@ -131,7 +137,8 @@ static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim
     return 0;
 }
 
-static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat) {
+static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim_result *r, int compat,
+                        const cli_bounds *bd) {
     int flop = cfg->cache.ev == &evict_flop;
     fprintf(f, "trace              %s (%zu requests, %zu sessions)\n", tr->path, tr->n, tr->n_sessions);
     if (cfg->cache.eng)
@@ -162,6 +169,13 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
         fprintf(f, "not cached         %" PRIu64 " requests (the pools held too little unpinned)\n", r->st.blocked + r->st.oversize);
     fprintf(f, "FLOPs saved        %.4g  (attention %.3g, MLP %.3g, SSM %.3g)\n", (double)r->flops_saved,
             (double)r->st.saved.attn, (double)r->st.saved.mlp, (double)r->st.saved.ssm);
+    if (bd->on) {
+        double in = (double)(r->st.input_tokens ? r->st.input_tokens : 1);
+        fprintf(f, "offline bound      %.2f %%  (%" PRIu64 " tokens), FLOPs %.4g: no policy saves more\n",
+                100 * (double)bd->hit_tokens / in, bd->hit_tokens, (double)bd->flops_saved);
+        fprintf(f, "belady (offline)   %.2f %%  (%" PRIu64 " tokens), FLOPs %.4g\n",
+                100 * (double)bd->belady_hit_tokens / in, bd->belady_hit_tokens, (double)bd->belady_flops);
+    }
     fprintf(f, "evictions          %" PRIu64 " calls: %" PRIu64 " leaves, %" PRIu64 " intermediate states\n",
             r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner);
     if (r->st.oversize) fprintf(f, "oversize requests  %" PRIu64 " (did not fit even in an emptied cache)\n", r->st.oversize);
@@ -210,7 +224,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 /* marconi sim, or marconi replay (the executor backend by default). */
 static int sim_main(int argc, char **argv, int replay) {
     const char *cmd = replay ? "replay" : "sim";
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW };
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW, O_BOUND };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
@@ -219,6 +233,7 @@ static int sim_main(int argc, char **argv, int replay) {
         {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {"seglen-weight", required_argument, 0, O_SEGW},
+        {"bound", no_argument, 0, O_BOUND},
         {0, 0, 0, 0}};
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
@@ -235,6 +250,8 @@ static int sim_main(int argc, char **argv, int replay) {
     double capacity = -1, alpha = 0, seglen_weight = 0.85;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
     int json = 0, check = 0, c, handled;
+    cli_bounds bd = {0};
+    int want_bound = 0;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -290,6 +307,7 @@ static int sim_main(int argc, char **argv, int replay) {
         case O_MODELF: model_file = optarg; break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
+        case O_BOUND: want_bound = 1; break;
         default:
             return cli_bad_option(cmd, c, argv);
         }
@@ -353,6 +371,10 @@ static int sim_main(int argc, char **argv, int replay) {
         goto out;
     }
     cfg.cache.bytes = live.bytes;
+    if (want_bound && cfg.cache.quirks) {
+        rc = mu_err(MU_EXIT_USAGE, "--bound: the offline bound holds for the cache without reference quirks (--compat none)");
+        goto out;
+    }
     /* pools given instead of a capacity: the capacity is what they hold */
     if (from_pools)
         cfg.cache.capacity = (double)live.exec.kv_slots * (double)cache_cfg_kv_bytes(&cfg.cache) +
@@ -378,14 +400,19 @@ static int sim_main(int argc, char **argv, int replay) {
         free(r);
         goto out;
     }
+    if (want_bound && cli_bounds_run(&tr, &cfg, &bd, err, sizeof err) != 0) {
+        rc = mu_err(MU_EXIT_FAIL, "--bound: %s", err);
+        free(r);
+        goto out;
+    }
     if (json) {
-        if (print_json(stdout, &tr, &cfg, r, composition, &live)) {
+        if (print_json(stdout, &tr, &cfg, r, composition, &live, &bd)) {
             rc = mu_err(MU_EXIT_FAIL, "out of memory");
             free(r);
             goto out;
         }
     } else {
-        print_table(stdout, &tr, &cfg, r, compat);
+        print_table(stdout, &tr, &cfg, r, compat, &bd);
         if (cfg.exec || live.bytes_given) cli_live_print(stdout, &cfg, r);
     }
     free(r);

@@ -49,6 +49,8 @@ static void usage(FILE *f) {
             "every run: --timing, --ttft-model, --mfu, --gpus, --tpot, --chunk, --no-vanilla,\n"
             "  --buckets, --bootstrap, --retune, --score-last, --compat, --quirks, --composition:\n"
             "  as in marconi sim (default --timing des; logical with --compat reference)\n"
+            "  --bound           add the offline bounds' columns (bound_hit_tokens,\n"
+            "                    bound_flops_saved, belady_*; as sim --bound, docs/bounds.md)\n"
             "\n"
             "execution:\n"
             "  -j N              threads (default: the cores online); results do not depend on it\n"
@@ -108,13 +110,14 @@ static int parse_shard(const char *arg, sweep_args *a) {
 /* The options into a (traces straight into s, checked as they come).
  * Returns GO_ON, or the exit status (--help, or a message printed). */
 static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
-    enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_SHARD, O_MERGE, O_DRY };
+    enum { O_TRACE = 256, O_SYSTEMS, O_ALPHA, O_CAP, O_BLOCK, O_MODEL, O_SHARD, O_MERGE, O_DRY, O_BOUND };
     static const struct option own[] = {
         {"trace", required_argument, 0, O_TRACE},      {"systems", required_argument, 0, O_SYSTEMS},
         {"alpha", required_argument, 0, O_ALPHA},      {"capacity", required_argument, 0, O_CAP},
         {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
         {"shard", required_argument, 0, O_SHARD},      {"merge", required_argument, 0, O_MERGE},
         {"dry-run", no_argument, 0, O_DRY},            {"help", no_argument, 0, 'h'},
+        {"bound", no_argument, 0, O_BOUND},
         {0, 0, 0, 0}};
     struct option opts[64];
     char err[1024];
@@ -148,6 +151,7 @@ static int parse_args(sweep *s, sweep_args *a, int argc, char **argv) {
             break;
         case O_MERGE: a->merge = optarg; break;
         case O_DRY: a->dry = 1; break;
+        case O_BOUND: s->bound = 1; break;
         default: return cli_bad_option("sweep", c, argv);
         }
     }
@@ -163,6 +167,8 @@ static int plan(sweep *s, const sweep_args *a) {
     sim_default_cfg(&s->base, "marconi", 1e9);
     if (cli_opts_apply(&a->so, &s->base)) return MU_EXIT_USAGE;
     s->composition = a->so.composition;
+    if (s->bound && s->base.cache.quirks)
+        return mu_err(MU_EXIT_USAGE, "--bound: the offline bound holds for the cache without reference quirks (--compat none)");
     int rc;
     if ((rc = sw_axes_parse(&s->ax, a->axis)) || (rc = sw_models_load(s)) || (rc = sw_capacity_check(s)))
         return rc;

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* vasprintf */
 #include "cli/report.h"
 
+#include "sim/bound.h"
+
 #include <stdarg.h>
 
 #include <inttypes.h>
@@ -377,4 +379,41 @@ void cli_report_misses(cli_row *row, const sim_result *r) {
     cli_row_uint(row, "oracle_hit_tokens", r->oracle_tokens);
     cli_row_uint(row, "oracle_system_hit_tokens", r->oracle_system_tokens);
     cli_row_i128(row, "oracle_system_flops_saved", r->oracle_system_flops);
+}
+
+int cli_bounds_run(const tr_trace *tr, const sim_cfg *cfg, cli_bounds *bd, char *err, size_t errlen) {
+    sim_bound b;
+    if (sim_bound_run(tr, &cfg->cache, &b, err, errlen)) return -1;
+    bd->on = 1;
+    bd->hit_tokens = b.hit_tokens;
+    bd->flops_saved = b.flops_saved;
+    sim_cfg bc = *cfg; /* borrows cfg's TTFT rows; cfg frees them */
+    bc.cache.ev = &evict_belady;
+    bc.tune = 0;
+    bc.timing = SIM_LOGICAL;
+    bc.exec = NULL;
+    bc.per_request = NULL;
+    bc.check = 0;
+    sim_result *r = malloc(sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sim_run(tr, &bc, r, err, errlen);
+    if (!rc) {
+        bd->belady_hit_tokens = r->st.hit_tokens;
+        bd->belady_flops = r->flops_saved;
+    }
+    free(r);
+    return rc;
+}
+
+void cli_report_bounds(cli_row *row, const cli_bounds *bd, const sim_result *res) {
+    double in = (double)(res->st.input_tokens ? res->st.input_tokens : 1);
+    cli_row_uint(row, "bound_hit_tokens", bd->hit_tokens);
+    cli_row_num(row, "bound_token_hit_rate", (double)bd->hit_tokens / in);
+    cli_row_i128(row, "bound_flops_saved", bd->flops_saved);
+    cli_row_uint(row, "belady_hit_tokens", bd->belady_hit_tokens);
+    cli_row_num(row, "belady_token_hit_rate", (double)bd->belady_hit_tokens / in);
+    cli_row_i128(row, "belady_flops_saved", bd->belady_flops);
 }

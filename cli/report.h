@@ -48,6 +48,20 @@ void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_r
  * hits (docs/explain.md). */
 void cli_report_misses(cli_row *row, const sim_result *res);
 
+/* The offline bounds of a run (sim --bound, sweep --bound; docs/bounds.md). */
+typedef struct cli_bounds {
+    int on;                     /* computed (--bound) */
+    uint64_t hit_tokens;        /* sim_bound's upper bound on hit tokens */
+    fl_i128 flops_saved;        /* ... on FLOPs saved */
+    uint64_t belady_hit_tokens; /* a belady replay of the same configuration */
+    fl_i128 belady_flops;       /* its FLOPs saved */
+} cli_bounds;
+/* The bound of cfg on tr and a belady replay (logical timing, no
+ * executor) into *bd.  Returns 0, or -1 with err set (quirks, OOM). */
+int cli_bounds_run(const tr_trace *tr, const sim_cfg *cfg, cli_bounds *bd, char *err, size_t errlen);
+/* bound_hit_tokens, bound_token_hit_rate, bound_flops_saved, then belady's
+ * three, rates over res's input tokens. */
+void cli_report_bounds(cli_row *row, const cli_bounds *bd, const sim_result *res);
 /* The composition samples as a raw JSON array. */
 void cli_report_composition(cli_row *row, const sim_result *res);
 

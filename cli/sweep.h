@@ -141,6 +141,7 @@ typedef struct sweep {
     size_t ngrid;              /* runs in the whole grid, every shard */
     sim_cfg base;              /* the options every run shares (owns the TTFT profile) */
     int composition;           /* --composition: composition samples and composition.csv */
+    int bound;                 /* --bound: the offline bounds' columns (cli_bounds_run) */
     uint64_t fp;               /* sw_fingerprint: which grid a journal belongs to (every shard's the same) */
     long long shard, nshards;  /* --shard K/N (0/1 without) */
     /* the results */

@@ -361,5 +361,6 @@ uint64_t sw_fingerprint(const sweep *s) {
     h = fnv(h, &b->tuner.retune, sizeof b->tuner.retune);
     h = fnv(h, &b->tuner.score_last, sizeof b->tuner.score_last);
     h = fnv(h, &s->composition, sizeof s->composition);
+    if (s->bound) h = fnv(h, &s->bound, sizeof s->bound); /* other columns (a grid without keeps its fingerprint) */
     return h;
 }

@@ -59,7 +59,8 @@ int sw_run_vanilla(sweep *s, size_t k, char *err, size_t errlen) {
 /* ---- rows ---------------------------------------------------------------------------- */
 
 /* The run's identity columns, then everything cli_report gives. */
-static void run_fields(cli_row *row, const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res) {
+static void run_fields(cli_row *row, const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res,
+                       const cli_bounds *bd) {
     const sw_trace *t = &s->tr[r->trace];
     static const char *knobs[] = {"sessions", "sps", "art", "seed"};
     cli_row_uint(row, "grid_index", r->idx);
@@ -73,6 +74,7 @@ static void run_fields(cli_row *row, const sweep *s, const sw_run *r, const sim_
     }
     cli_row_str(row, "model_spec", s->mo[r->model].spec);
     cli_report(row, t->label, cfg, res);
+    if (s->bound) cli_report_bounds(row, bd, res);
 }
 
 char *sw_csv_header(const sweep *s) {
@@ -83,7 +85,8 @@ char *sw_csv_header(const sweep *s) {
     sim_cfg cfg = s->base;
     cfg.system = s->runs[0].system;
     res->timing = s->base.timing;
-    run_fields(&row, s, &s->runs[0], &cfg, res);
+    cli_bounds none = {0};
+    run_fields(&row, s, &s->runs[0], &cfg, res, &none);
     char *h = row.oom ? NULL : cli_row_csv_header(&row);
     cli_row_free(&row);
     free(res);
@@ -175,9 +178,10 @@ static void run_cfg(const sweep *s, const sw_run *r, sim_cfg *cfg) {
 }
 
 /* Every file's text of a finished run.  Returns 0, or -1 (out of memory). */
-static int rows_of(const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res, sw_out *o) {
+static int rows_of(const sweep *s, const sw_run *r, const sim_cfg *cfg, const sim_result *res, const cli_bounds *bd,
+                   sw_out *o) {
     cli_row row = {0};
-    run_fields(&row, s, r, cfg, res);
+    run_fields(&row, s, r, cfg, res, bd);
     if (s->composition) cli_report_composition(&row, res);
     if (!row.oom) {
         o->text[SW_RUNS_CSV] = cli_row_csv(&row);
@@ -201,13 +205,15 @@ int sw_run_rows(const sweep *s, const sw_run *r, sw_out *o, char *err, size_t er
     sim_result *res = malloc(sizeof *res); /* large: off the worker's stack */
     if (!res) return snprintf(err, errlen, "out of memory"), -1;
     int rc = sim_run(&s->tr[r->trace].tr, &cfg, res, err, errlen);
+    cli_bounds bd = {0};
+    if (rc == 0 && s->bound) rc = cli_bounds_run(&s->tr[r->trace].tr, &cfg, &bd, err, errlen);
     if (rc == 0) {
         if (cfg.timing == SIM_DES && s->base.vanilla) { /* report against the shared baseline */
             res->ttft_vanilla = s->vanilla[r->trace * s->nmo + r->model];
             res->prefill_vanilla = s->vanilla_prefill[r->trace * s->nmo + r->model];
             cfg.vanilla = 1;
         }
-        rc = rows_of(s, r, &cfg, res, o);
+        rc = rows_of(s, r, &cfg, res, &bd, o);
         if (rc) {
             snprintf(err, errlen, "out of memory");
             sw_out_free(o);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sim/explain.h"
+#include "sim/oracle.h"
 
 uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
     const tr_trace *tr = ctx;
@@ -18,15 +19,28 @@ int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char 
     r->tr = tr;
     r->now = NAN;
     cache_cfg cc = cfg->cache;
+    if (cc.ev && cc.ev->offline && !cc.future) {
+        if (cfg->timing != SIM_LOGICAL) {
+            snprintf(err, errlen, "%s eviction replays in logical timing only (--timing logical)", cc.ev->name);
+            return -1;
+        }
+        if (!(r->oracle = malloc(sizeof *r->oracle)) || sim_oracle_build(r->oracle, tr)) {
+            free(r->oracle);
+            r->oracle = NULL;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        cc.future = &r->oracle->fut;
+    }
     if (cfg->explain) {
         if (!(r->x = malloc(sizeof *r->x))) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            goto fail;
         }
         if (sim_explain_init(r->x, cfg, &cc, err, errlen)) {
             free(r->x);
             r->x = NULL;
-            return -1;
+            goto fail;
         }
     }
     if (cache_init(&r->c, &cc, err, errlen) != 0) goto fail;
@@ -42,6 +56,9 @@ fail:
     if (r->x) sim_explain_free(r->x);
     free(r->x);
     r->x = NULL;
+    if (r->oracle) sim_oracle_free(r->oracle);
+    free(r->oracle);
+    r->oracle = NULL;
     return -1;
 }
 
@@ -116,5 +133,7 @@ void sim_replay_free(sim_replay *r) {
     cache_plan_free(&r->plan);
     tun_free(&r->t);
     cache_free(&r->c);
+    if (r->oracle) sim_oracle_free(r->oracle);
+    free(r->oracle);
     memset(r, 0, sizeof *r);
 }

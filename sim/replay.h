@@ -31,14 +31,17 @@ typedef struct sim_replay {
     cache_plan plan;    /* the insert in flight */
     struct sim_explain *x; /* the miss explanation (cfg->explain, sim/explain.h), or NULL */
     double now;         /* DES: the current event's seconds (des.c sets it: the explanation's ages) */
+    struct sim_oracle *oracle; /* offline eviction (belady): the trace's future (owned), or NULL */
 } sim_replay;
 
 /* The tuner's token source: request req's full sequence from the trace
  * (ctx is the tr_trace). */
 uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in);
 
-/* Build the cache and tuner of cfg for trace tr.  Returns 0, or -1 with a
- * message in err (what cache_init rejects, out of memory); nothing is left
+/* Build the cache and tuner of cfg for trace tr; an offline eviction
+ * policy (belady) also gets the trace's future (sim/oracle.h), and only in
+ * logical timing.  Returns 0, or -1 with a message in err (what cache_init
+ * rejects, out of memory, an offline policy under DES); nothing is left
  * to free on failure. */
 int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char *err, size_t errlen);
 

@@ -495,7 +495,7 @@ static void test_cli(void **state) {
     assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--seglen-weight", "1.5", NULL), 2);
     assert_non_null(strstr(th_err, "--seglen-weight: '1.5' is not a number in [0, 1]"));
     assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--eviction", "lfru", NULL), 2);
-    assert_non_null(strstr(th_err, "is not an eviction policy (lru, flop, seglen, gdsf, lfu, slru, fifo, priority, mru, filo)"));
+    assert_non_null(strstr(th_err, "is not an eviction policy (lru, flop, seglen, gdsf, lfu, slru, fifo, priority, mru, filo, belady)"));
     assert_int_equal(th_run(cmd_sim, "sim", "--help", NULL), 0);
     for (int e = 0; evict_policies[e]; e++) {
         char line[64];

@@ -126,6 +126,10 @@ static void test_partition_exact(void **state) {
                         if (y != 0) continue; /* the pairs once, on vllm+'s preset */
                         cfg.cache.adm = adm_find(adms[variant / nev]);
                         cfg.cache.ev = evict_policies[variant % nev];
+                        if (cfg.cache.ev->offline && timing != SIM_LOGICAL) { /* belady: logical only */
+                            sim_cfg_free(&cfg);
+                            continue;
+                        }
                     } else if (timing == SIM_LOGICAL) {
                         cfg.cache.quirks = CQ_REFERENCE;
                     }

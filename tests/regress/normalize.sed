@@ -7,3 +7,4 @@ s/ tokenizer\); [0-9.]+ s$/ tokenizer); T s/
 s/; read [0-9.]+ s, packed [0-9.]+ s/; read T s, packed T s/
 s/ runs in [0-9.]+ s on / runs in T s on /
 s/ in [0-9.]+ s \(([0-9]+) at once\)/ in T s (\1 at once)/
+s/ output tokens; [0-9.]+ s$/ output tokens; T s/
