@@ -19,12 +19,20 @@
  * refreshed, so a long shared prefix keeps its FLOP value but ages.
  *
  * The candidate set is kept as the tree changes (no tree walk per
- * eviction); min-max normalisation needs every candidate's score anyway,
- * so each eviction is one linear scan.  Efficiencies are cached per node.
+ * eviction); min-max normalisation needs every candidate's value anyway,
+ * so each eviction is one linear scan.  Efficiencies are cached per node,
+ * and the exact score (two divisions) is computed only for the candidates
+ * a cheaper estimate cannot rule out (pick_victim): the same victim,
+ * bit for bit, at a third of the divisions.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cache.h"
+
+/* Candidates ahead whose nodes the scan prefetches (a node is a cache miss
+ * away: the scan is bound by memory, not arithmetic). */
+#define PREFETCH 8
 
 static int flop_is_candidate(const cache *c, const rt_node *n) {
     return n->nchild <= 1 && n->state != RT_NO_STATE;
@@ -53,47 +61,108 @@ static double efficiency(cache *c, rt_node *n) {
     return n->pol.eff;
 }
 
+/* The victim among cand[0..n): lowest score, ties to the first in preorder.
+ * age[i] = now - ts as a double, eff[i] its efficiency; appx and near are
+ * scratch.
+ *
+ * The score is computed as the reference does (two divisions a candidate),
+ * but only for a shortlist: every candidate first gets an estimate with
+ * the divisions by the ranges replaced by products with their reciprocals,
+ * which is within EPS of the exact score (a few roundings of numbers below
+ * 1 + |alpha|).  Any candidate whose estimate exceeds the lowest estimate
+ * by more than 2 EPS scores strictly above the winner, so it can neither
+ * win nor tie: the shortlist gives the very victim the full scan would.
+ * The shortlist is gathered in the same pass, against the lowest estimate
+ * so far (never below the final one).  (The min and max of 1 / age are
+ * those of age, reciprocated: 1 / x is monotone in IEEE arithmetic too.)
+ * Non-finite values (an age of 0, an infinite efficiency) take the full
+ * scan. */
+static rt_node *pick_victim(const cache *c, size_t n, const double *age, const double *eff, double *appx,
+                            size_t *near, double agemin, double agemax, double emin, double emax) {
+    double rmin = 1.0 / agemax, rmax = 1.0 / agemin;
+    /* _normalize(): a constant list (or a single value) maps to 1 */
+    int rconst = n <= 1 || rmin == rmax, econst = n <= 1 || emin == emax;
+    double alpha = c->alpha, dr = rmax - rmin, de = emax - emin;
+    int fast = isfinite(rmin) && isfinite(rmax) && isfinite(emin) && isfinite(emax) && isfinite(alpha) &&
+               (rconst || (isfinite(dr) && isfinite(1.0 / dr))) && (econst || (isfinite(de) && isfinite(1.0 / de)));
+    double thr = INFINITY;
+    size_t nn = 0;
+    if (fast) {
+        const double eps2 = 2e-12 * (1.0 + fabs(alpha));
+        double ir = rconst ? 0 : 1.0 / dr, ie = econst ? 0 : 1.0 / de, amin = INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            double nr = rconst ? 1.0 : (1.0 / age[i] - rmin) * ir;
+            double ne = econst ? 1.0 : (eff[i] - emin) * ie;
+            double a = alpha * ne + nr;
+            appx[i] = a;
+            amin = a < amin ? a : amin;
+            if (a <= amin + eps2) near[nn++] = i;
+        }
+        thr = amin + eps2;
+    } else {
+        for (size_t i = 0; i < n; i++) near[i] = i;
+        nn = n;
+    }
+    rt_node *victim = NULL;
+    double best = 0;
+    for (size_t k = 0; k < nn; k++) {
+        size_t i = near[k];
+        if (fast && !(appx[i] <= thr)) continue;
+        double rec = 1.0 / age[i];
+        double nr = rconst ? 1.0 : (rec - rmin) / (rmax - rmin);
+        double ne = econst ? 1.0 : (eff[i] - emin) / (emax - emin);
+        double s = c->alpha * ne + nr;
+        rt_node *x = c->cand[i];
+        if (!victim || s < best || (s == best && rt_preorder_cmp(x, victim) < 0)) {
+            victim = x;
+            best = s;
+        }
+    }
+    return victim;
+}
+
 static double flop_evict(cache *c, double need) {
     int64_t counted = 0; /* bytes freed, as the reference counts them */
-    double *rec = NULL, *eff = NULL;
-    size_t cap = 0;
+    double *age = NULL, *eff = NULL, *appx = NULL;
+    size_t *near = NULL, cap = 0;
     while ((double)counted < need && c->t.nodes > 0 && c->ncand > 0) {
         size_t n = c->ncand;
         if (n > cap) {
-            free(rec);
+            free(age);
             free(eff);
+            free(appx);
+            free(near);
             cap = n * 2;
-            rec = malloc(cap * sizeof *rec);
+            age = malloc(cap * sizeof *age);
             eff = malloc(cap * sizeof *eff);
-            if (!rec || !eff) {
+            appx = malloc(cap * sizeof *appx);
+            near = malloc(cap * sizeof *near);
+            if (!age || !eff || !appx || !near) {
                 c->oom = 1;
                 break;
             }
         }
-        double rmin = 0, rmax = 0, emin = 0, emax = 0;
+        /* min and max in locals (no stores in the loop's dependency chain);
+         * ages as integers: converting to double keeps their order */
+        uint64_t dmin = c->now - c->cand[0]->ts, dmax = dmin;
+        double emin = efficiency(c, c->cand[0]), emax = emin;
         for (size_t i = 0; i < n; i++) {
             rt_node *x = c->cand[i];
-            rec[i] = 1.0 / (double)(c->now - x->ts);
-            eff[i] = efficiency(c, x);
-            if (i == 0 || rec[i] < rmin) rmin = rec[i];
-            if (i == 0 || rec[i] > rmax) rmax = rec[i];
-            if (i == 0 || eff[i] < emin) emin = eff[i];
-            if (i == 0 || eff[i] > emax) emax = eff[i];
-        }
-        /* _normalize(): a constant list (or a single value) maps to 1 */
-        int rconst = n <= 1 || rmin == rmax, econst = n <= 1 || emin == emax;
-        rt_node *victim = NULL;
-        double best = 0;
-        for (size_t i = 0; i < n; i++) {
-            double nr = rconst ? 1.0 : (rec[i] - rmin) / (rmax - rmin);
-            double ne = econst ? 1.0 : (eff[i] - emin) / (emax - emin);
-            double s = c->alpha * ne + nr;
-            rt_node *x = c->cand[i];
-            if (!victim || s < best || (s == best && rt_preorder_cmp(x, victim) < 0)) {
-                victim = x;
-                best = s;
+            if (i + PREFETCH < n) { /* the nodes lie all over the heap: ask for them ahead */
+                const rt_node *y = c->cand[i + PREFETCH];
+                __builtin_prefetch(&y->ts);
+                __builtin_prefetch(&y->pol);
             }
+            uint64_t d = c->now - x->ts;
+            double e = efficiency(c, x);
+            age[i] = (double)d;
+            eff[i] = e;
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+            emin = e < emin ? e : emin;
+            emax = e > emax ? e : emax;
         }
+        rt_node *victim = pick_victim(c, n, age, eff, appx, near, (double)dmin, (double)dmax, emin, emax);
         int leaf = victim->nchild == 0;
         int64_t quirk_bytes = 0;
         if (leaf && (c->cfg.quirks & CQ_LEAF_BYTES_LOOPVAR)) /* the last candidate of the DFS list */
@@ -102,8 +171,10 @@ static double flop_evict(cache *c, double need) {
         counted += quirk_bytes ? quirk_bytes : freed;
         if (c->oom) break;
     }
-    free(rec);
+    free(age);
     free(eff);
+    free(appx);
+    free(near);
     return (double)counted;
 }
 

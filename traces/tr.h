@@ -21,7 +21,9 @@
  * observation re-sends the rest of its history, which is stored once.
  * Memory grows with each request's new tokens, not with its whole history.
  * tr_tokens() rebuilds a full sequence into a caller buffer by following the
- * chain (at most one hop per earlier turn).
+ * chain (at most one hop per earlier turn as built; a packed trace's bases
+ * cross sessions, and its loader shortens the chains so that every hop
+ * copies tokens: tr_chains_shorten).
  *
  * Errors: every loader reports "FILE:LINE: message" in a tr_err and returns
  * -1; nothing is kept of a trace that failed to load.
@@ -80,6 +82,25 @@ void tr_free(tr_trace *t);
 /* Rebuild request i's full sequence (input then output) into buf, which
  * holds at least t->max_len tokens.  Returns n_in + n_out. */
 uint32_t tr_tokens(const tr_trace *t, size_t i, int32_t *buf);
+
+/* The chains tr_tokens() follows (tr_chain.c).  tr_chains_measure counts,
+ * over one rebuild of every request, the requests visited (steps) and the
+ * visits that copied tokens (copies); steps - copies are hops that only
+ * pass a prefix through.  tr_chains_shorten re-bases every request on the
+ * nearest ancestor of its chain that copies tokens (the same tokens come
+ * out, each hop then copies at least one), in place, allocating nothing;
+ * it returns the requests re-based.  It needs t's invariants: every base
+ * earlier, n_shared no longer than the base's sequence.  tr_pack_load
+ * calls it; the builder's bases (the session's previous turn) are left as
+ * they are: their chains are at most one hop per earlier turn. */
+typedef struct tr_chains {
+    uint64_t steps;     /* requests visited, all requests rebuilt once */
+    uint64_t copies;    /* of them, visits that copied tokens */
+    uint64_t max_steps; /* most visits for one request */
+    uint64_t tokens;    /* tokens rebuilt (sum of n_in + n_out) */
+} tr_chains;
+void tr_chains_measure(const tr_trace *t, tr_chains *c);
+uint64_t tr_chains_shorten(tr_trace *t);
 
 /* Building a trace request by request (the JSONL reader, the packed reader
  * and the generators use this).  tr_builder_add copies tokens; it finds the

@@ -370,7 +370,15 @@ static int inflate_to(const unsigned char *src, size_t n, unsigned char *dst, si
     return ok ? 0 : -1;
 }
 
-int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
+static int pack_load(const char *path, tr_trace *t, int shorten, tr_err *err);
+
+int tr_pack_load(const char *path, tr_trace *t, tr_err *err) { return pack_load(path, t, 1, err); }
+
+int tr_pack_load_as_stored(const char *path, tr_trace *t, tr_err *err) { return pack_load(path, t, 0, err); }
+
+/* Read, check every block and record, then (shorten) re-base the requests
+ * on the nearest ancestors that copy tokens (tr_chain.c). */
+static int pack_load(const char *path, tr_trace *t, int shorten, tr_err *err) {
     /* blocks are read one at a time (pread), so the peak is the trace plus
      * one block, not the trace plus the file */
     memset(t, 0, sizeof *t);
@@ -572,6 +580,7 @@ int tr_pack_load(const char *path, tr_trace *t, tr_err *err) {
         goto out;
     }
     t->n_sessions = ns;
+    if (shorten) tr_chains_shorten(t); /* every record was checked: bases earlier, shares within them */
     if (!(t->path = strdup(path))) {
         tr_errf(err, path, 0, "out of memory");
         goto out;

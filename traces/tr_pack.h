@@ -88,8 +88,15 @@ int tr_pack_write_info(const tr_trace *t, const char *path, const tr_pack_opts *
 int tr_pack_write(const tr_trace *t, const char *path, const tr_pack_opts *opts, tr_err *err);
 
 /* Load a packed trace.  Returns 0, or -1 with err set ("path:0: ...",
- * naming the damaged block and its byte offset); *t is zeroed on failure. */
+ * naming the damaged block and its byte offset, or out of memory); *t is
+ * zeroed on failure.  The chains are shortened once, in place
+ * (tr_chains_shorten: every request re-based on the nearest ancestor that
+ * copies tokens), so rebuilding a request costs O(its tokens) however long
+ * the trace; the file is read as it is (any version-1 pack, whoever wrote
+ * it).  tr_pack_load_as_stored keeps the bases the file holds (the tests
+ * and the bench compare the two). */
 int tr_pack_load(const char *path, tr_trace *t, tr_err *err);
+int tr_pack_load_as_stored(const char *path, tr_trace *t, tr_err *err);
 
 /* Whether the first n bytes of a file begin like a packed trace. */
 int tr_pack_sniff(const void *head, size_t n);
