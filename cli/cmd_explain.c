@@ -86,7 +86,8 @@ static void print_report(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const 
     fprintf(f, "%-12s %14" PRIu64 " %8.2f%% %24s %8.2f%%\n", "total", lost, lost ? 100.0 : 0.0, fl_i128_str(lost_f, b1),
             lost_f ? 100.0 : 0.0);
     fprintf(f, "\ncapacity and in-flight tokens by what removed their state:");
-    for (int k = 1; k < SIM_CAUSES; k++) fprintf(f, " %s %" PRIu64 "%s", sim_cause_names[k], r->cause_tokens[k], k + 1 < SIM_CAUSES ? "," : "\n");
+    int ncause = r->pool_causes ? SIM_CAUSES : SIM_CAUSE_TOMBSTONE; /* the pool causes only with pools */
+    for (int k = 1; k < ncause; k++) fprintf(f, " %s %" PRIu64 "%s", sim_cause_names[k], r->cause_tokens[k], k + 1 < ncause ? "," : "\n");
     if (top <= 0 || tr->n == 0) return;
     /* the top requests by lost tokens: a partial selection, ties by index */
     size_t n = tr->n, k = (size_t)top < n ? (size_t)top : n;
