@@ -305,7 +305,10 @@ int sim_explain_lookup(sim_explain *x, const cache *c, size_t i, const int32_t *
             row.cause_ago = (int64_t)(c->st.requests - g->req);
             row.cause_ago_s = x->t - g->t;
         }
-        if (row.cause == SIM_CAUSE_BLOCKED) low = SIM_MISS_IN_FLIGHT;
+        /* DES: other requests' pins left no room.  Logical timing has
+         * nothing else in flight: the pins were the request's own (its hit,
+         * the path it extends), so the refused insert is capacity */
+        if (row.cause == SIM_CAUSE_BLOCKED && x->des) low = SIM_MISS_IN_FLIGHT;
         x->cause_tok[row.cause] += b[4] - b[5];
     }
     for (int k = 0; k < 5; k++) {
