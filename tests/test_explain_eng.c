@@ -11,7 +11,9 @@
  *     give, row by row;
  *   - SGLang's two pools: a state the mamba pool took from an inner node
  *     (tombstone) or from a leaf (state_leaf), and a leaf the KV pool took
- *     (leaf), each the cause of a capacity miss on a crafted trace.
+ *     (leaf), each the cause of a capacity miss on a crafted trace;
+ *   - `marconi stats --system S` prints the same oracle, `marconi explain`
+ *     takes the engines' switches, bad ones exit 2.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -24,6 +26,11 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
+#include "harness.h"
+
+#include "cli/cmds.h"
 #include "sim/sim.h"
 #include "traces/tr_gen.h"
 #include "traces/tr_stats.h"
@@ -336,8 +343,70 @@ static void test_pool_kv(void **state) {
     run_pool_case(q, 100, 20, 8, 8, SIM_CAUSE_LEAF);
 }
 
+/* ---- the command line ------------------------------------------------------------- */
+
+static int setup(void **state) { return th_setup(state); }
+static int teardown(void **state) { return th_teardown(state); }
+
+/* stats --system S --json: the oracle sim_run's explainer reports (the
+ * engine with unbounded pools), on the tail fixture and a generated trace;
+ * explain with an engine switch; the errors. */
+static void test_cli_stats(void **state) {
+    (void)state;
+    tr_trace g;
+    gen(specs[1], &g);
+    const char *gp = th_path("swe.jsonl");
+    static char gpath[700];
+    snprintf(gpath, sizeof gpath, "%s", gp);
+    tr_err e;
+    assert_int_equal(tr_write_jsonl(&g, gpath, &e), 0);
+    tr_free(&g);
+    const char *traces[] = {"tests/engines/tail.jsonl", gpath};
+    for (int k = 0; k < 2; k++)
+        for (int y = 0; y < NENG; y++) {
+            assert_int_equal(th_run(cmd_stats, "stats", traces[k], "--system", engines[y], "--model", "tiny",
+                                    "--chunk-budget", "256", "--json", NULL),
+                             0);
+            json_error_t je;
+            json_t *o = json_loads(th_out, 0, &je);
+            if (!o) fail_msg("%s: %s", je.text, th_out);
+            json_int_t got = json_integer_value(json_object_get(o, "oracle_system_hit_tokens"));
+            assert_string_equal(json_string_value(json_object_get(o, "system")), engines[y]);
+            assert_non_null(json_object_get(o, "oracle_token_hit_rate")); /* the plain keys stay */
+            json_decref(o);
+            tr_trace t;
+            assert_int_equal(tr_load(traces[k], &t, &e), 0);
+            sim_cfg cfg;
+            eng_cfg(&cfg, engines[y], 3e6, SIM_LOGICAL);
+            sim_result *r = malloc(sizeof *r);
+            free(run_checked(&t, &cfg, r));
+            assert_int_equal(got, (json_int_t)r->oracle_system_tokens);
+            free(r);
+            sim_cfg_free(&cfg);
+            tr_free(&t);
+        }
+    /* the text form names the system */
+    assert_int_equal(th_run(cmd_stats, "stats", "tests/engines/short.jsonl", "--system", "vllm:align", NULL), 0);
+    assert_non_null(strstr(th_out, "oracle, vllm:align 0.00 %"));
+    /* explain takes the engines' switches */
+    assert_int_equal(th_run(cmd_explain, "explain", gpath, "--system", "sglang:extra_buffer", "--capacity", "1e6",
+                            "--model", "tiny", "--max-mamba-cache-size", "3", "--top", "0", NULL),
+                     0);
+    assert_non_null(strstr(th_out, "tombstone"));
+    /* errors: exit 2 */
+    assert_int_equal(th_run(cmd_stats, "stats", gpath, "--system", "nope", NULL), 2);
+    assert_int_equal(th_run(cmd_stats, "stats", gpath, "--chunk-budget", "8", NULL), 2);
+    assert_non_null(strstr(th_err, "--system"));
+    assert_int_equal(th_run(cmd_stats, "stats", gpath, "--system", "vllm:all", "--explain-system", NULL), 2);
+    assert_int_equal(th_run(cmd_stats, "stats", gpath, "--system", "vllm+", "--model", "nope", NULL), 2);
+    assert_int_equal(th_run(cmd_explain, "explain", gpath, "--system", "sglang:no_buffer", "--capacity", "1e9",
+                            "--chunk-budget", "0", NULL),
+                     2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cli_stats, setup, teardown),
         cmocka_unit_test(test_partition_engines), cmocka_unit_test(test_oracle_is_unbounded_engine),
         cmocka_unit_test(test_user_reports),      cmocka_unit_test(test_pool_tombstone),
         cmocka_unit_test(test_pool_state_leaf),   cmocka_unit_test(test_pool_kv),
