@@ -17,6 +17,10 @@
  * edge's first token), with when it happened, so a capacity miss says
  * which eviction removed the state it needed and how long before.
  *
+ * An engine system (cfg->cache.eng) is explained by sim_explain_engine:
+ * the plain trie is a plain radix trie (not the engine's walk), the
+ * oracle the engine with unbounded pools, inserted with the input length.
+ *
  *   sim_explain_init      from the sim_cfg; sets the finite cache's observer
  *   sim_explain_lookup    after the finite cache's lookup: classify
  *   sim_explain_insert    after the finite cache's insert (admitted or blocked)
