@@ -185,7 +185,10 @@ static void on_evicted(void *ctx, const cache *c, const rt_node *n, int kind) {
         const rt_node *p = x->path[i];
         for (uint32_t j = 0; j < p->len; j++) {
             h = hstep(h, p->tok[j]);
-            if (p == n && j == 0 && n->nchild == 0 && ghost_put(x, h, SIM_CAUSE_KV, c->st.requests)) goto oom;
+            /* a leaf's KV goes with it: the mamba pool's doing when it took the leaf */
+            if (p == n && j == 0 && n->nchild == 0 &&
+                ghost_put(x, h, kind == CACHE_OBS_STATE_LEAF ? SIM_CAUSE_STATE_LEAF : SIM_CAUSE_KV, c->st.requests))
+                goto oom;
         }
         if (memo_put(x, p, h)) goto oom;
     }
