@@ -352,7 +352,11 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
     assert(n && n != c->t.root && n->lock == 0);
     assert(n->nchild == 0 || (n->nchild == 1 && n->state != RT_NO_STATE));
     int64_t freed;
-    if (c->cfg.obs && n->state != RT_NO_STATE) c->cfg.obs->evicted(c->cfg.obs->ctx, c, n, n->nchild ? CACHE_OBS_INNER : CACHE_OBS_LEAF);
+    if (c->cfg.obs && n->state != RT_NO_STATE) {
+        int kind = c->state_pool_evicting ? (n->nchild ? CACHE_OBS_TOMBSTONE : CACHE_OBS_STATE_LEAF)
+                                          : (n->nchild ? CACHE_OBS_INNER : CACHE_OBS_LEAF);
+        c->cfg.obs->evicted(c->cfg.obs->ctx, c, n, kind);
+    }
     if (n->nchild == 0) {
         rt_node *p = n->parent;
         freed = (n->state != RT_NO_STATE ? c->state_bytes : 0) + (int64_t)n->len * c->kv_bytes;

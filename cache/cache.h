@@ -152,12 +152,17 @@ enum {
 };
 
 /* An observer of the cache's evictions (cache_cfg.obs): the miss
- * explanation (sim/explain.h) keeps a ghost of what left.  Called from
- * cache_evict_node just before n loses its state: kind CACHE_OBS_LEAF (n is
- * a leaf and goes with its KV) or CACHE_OBS_INNER (n keeps its KV, only its
- * state goes).  n and the tree are unchanged during the call; the observer
- * must not change the cache.  NULL (the default) costs one test. */
-enum { CACHE_OBS_LEAF = 0, CACHE_OBS_INNER = 1 };
+ * explanation (sim/explain.h) keeps a ghost of what left.  Called just
+ * before n loses its state: kind CACHE_OBS_LEAF (n is a leaf and goes with
+ * its KV) or CACHE_OBS_INNER (n keeps its KV, only its state goes), from
+ * cache_evict_node; an engine with a separate state pool (SGLang's mamba
+ * pool) reports what that pool takes as CACHE_OBS_TOMBSTONE (the state
+ * goes, n keeps its KV: an inner node becomes a tombstone) or
+ * CACHE_OBS_STATE_LEAF (the state goes and leaf n with it, KV included);
+ * its KV pool's leaves are CACHE_OBS_LEAF.  n and the tree are unchanged
+ * during the call; the observer must not change the cache.  NULL (the
+ * default) costs one test. */
+enum { CACHE_OBS_LEAF = 0, CACHE_OBS_INNER = 1, CACHE_OBS_TOMBSTONE = 2, CACHE_OBS_STATE_LEAF = 3 };
 typedef struct cache_observer {
     void *ctx;                                                       /* passed back */
     void (*evicted)(void *ctx, const cache *c, const rt_node *n, int kind); /* see above */
@@ -314,6 +319,8 @@ struct cache {
     int oom;                  /* an allocation failed: results are void */
     int64_t acct_miss;        /* inserts whose bytes differed from the exact prediction (must stay 0) */
     int64_t pins;             /* cache_lock calls not yet undone */
+    int state_pool_evicting;  /* engines: 1 while a state pool evicts (cache_evict_node then tells
+                                 the observer CACHE_OBS_TOMBSTONE / _STATE_LEAF) */
     int64_t priority;         /* priority of the request being looked up or inserted, for the
                                  `priority` eviction policy; set by the caller (0: traces carry
                                  none, and the simulator leaves it 0) */
@@ -413,6 +420,7 @@ typedef struct cache_eng_sizes {
     uint32_t block;          /* vLLM: B, tokens a block; SGLang: 1 (page size) */
     uint32_t attn_block;     /* vLLM: the attention block alignment the derivation started from */
     uint32_t track_chunk;    /* SGLang extra_buffer: C */
+    uint32_t track_interval; /* SGLang extra_buffer: decode tokens between tracked states */
     uint32_t chunk_budget;   /* prefill tokens per scheduler step */
     int64_t page_bytes;      /* vLLM: one page (B tokens of one attention layer) */
     int64_t mamba_page;      /* vLLM: one mamba layer's state, unpadded */

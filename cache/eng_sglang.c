@@ -54,6 +54,7 @@ static void pools(const cache_cfg *cfg, int64_t sb, int64_t kb, int64_t *states,
 void cache_eng_sglang_sizes(const cache_cfg *cfg, cache_eng_sizes *z) {
     z->block = 1;
     z->track_chunk = cfg->eng == &cache_eng_sglang_extra ? chunk_of(&cfg->eng_cfg) : 0;
+    z->track_interval = cfg->eng == &cache_eng_sglang_extra ? interval_of(&cfg->eng_cfg) : 0;
     z->chunk_budget = budget_of(&cfg->eng_cfg);
     z->state_bytes = (int64_t)cfg->model.n_ssm * fl_real_ssm_layer_bytes(&cfg->model);
     z->kv_bytes = (int64_t)cfg->model.n_attn * fl_real_kv_layer_bytes_per_token(&cfg->model);
@@ -160,8 +161,14 @@ static int pick_state(rt_node *n, void *arg) {
 }
 
 static int64_t evict_state(cache *c, rt_node *x) {
-    if (x->nchild == 0 || (x->nchild == 1 && x->lock == 0)) return cache_evict_node(c, x);
+    if (x->nchild == 0 || (x->nchild == 1 && x->lock == 0)) {
+        c->state_pool_evicting = 1; /* the observer hears it is the mamba pool's */
+        int64_t freed = cache_evict_node(c, x);
+        c->state_pool_evicting = 0;
+        return freed;
+    }
     /* an inner node becomes a tombstone; its KV stays */
+    if (c->cfg.obs) c->cfg.obs->evicted(c->cfg.obs->ctx, c, x, CACHE_OBS_TOMBSTONE);
     cache_retire(c, x, 0);
     rt_drop_state(&c->t, x);
     c->st.evicted_inner++;

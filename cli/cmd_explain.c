@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/cmds.h"
 #include "cli/opts.h"
+#include "cli/eng_opts.h"
 #include "sim/sim.h"
 
 static void explain_usage(FILE *f) {
@@ -38,7 +39,10 @@ static void explain_usage(FILE *f) {
             "the most tokens.\n"
             "\n"
             "options:\n"
-            "  --system NAME       vllm+, sglang+, marconi (default), marconi-static\n"
+            "  --system NAME       vllm+, sglang+, marconi (default), marconi-static, or an\n"
+            "                      engine: sglang:no_buffer, sglang:extra_buffer, vllm:align,\n"
+            "                      vllm:all (their own alignment: input - 1, vLLM's block B,\n"
+            "                      extra_buffer's chunk C; docs/explain.md, \"Engines\")\n"
             "  --capacity BYTES    cache size (required)\n"
             "  --admission NAME    override the preset's admission (judicious, leaf, block)\n"
             "  --eviction NAME     override the preset's eviction (lru, flop)\n"
@@ -57,7 +61,10 @@ static void explain_usage(FILE *f) {
             "`marconi sim --help` lists the timing, tuner and compatibility options, which\n"
             "apply here too.\n"
             "\n"
-            "Errors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2.\n");
+            "engines (sglang:*, vllm:*; docs/engine-sglang.md, docs/engine-vllm.md;\n"
+            "--explain-system prints what the engine derives before the report):\n");
+    cli_eng_usage(f);
+    fprintf(f, "\nErrors: 'marconi: FILE:LINE: message' or 'marconi: --option: message', exit 2.\n");
 }
 
 static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0; }
@@ -69,8 +76,12 @@ static void print_report(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const 
     fl_i128 lost_f = 0;
     for (int k = 0; k < SIM_MISS_CLASSES; k++) lost_f += r->misses_flops[k];
     fprintf(f, "trace              %s (%zu requests)\n", tr->path, tr->n);
-    fprintf(f, "system             %s (admission %s, eviction %s, %s timing)\n", cfg->system, cfg->cache.adm->name,
-            cfg->cache.ev->name, r->timing == SIM_DES ? "des" : "logical");
+    if (cfg->cache.eng)
+        fprintf(f, "system             %s (the engine's own rules: docs/engine-%s.md; %s timing)\n", cfg->system,
+                cfg->cache.eng->layout == RT_RADIX ? "sglang" : "vllm", r->timing == SIM_DES ? "des" : "logical");
+    else
+        fprintf(f, "system             %s (admission %s, eviction %s, %s timing)\n", cfg->system, cfg->cache.adm->name,
+                cfg->cache.ev->name, r->timing == SIM_DES ? "des" : "logical");
     fprintf(f, "capacity           %.3g GB; model %s\n", cfg->cache.capacity / 1e9, cfg->cache.model.name);
     fprintf(f, "hit                %" PRIu64 " of %" PRIu64 " input tokens (%.2f %%); %" PRIu64 " uncached\n", hit, in,
             pct(hit, in), lost);
@@ -86,7 +97,8 @@ static void print_report(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const 
     fprintf(f, "%-12s %14" PRIu64 " %8.2f%% %24s %8.2f%%\n", "total", lost, lost ? 100.0 : 0.0, fl_i128_str(lost_f, b1),
             lost_f ? 100.0 : 0.0);
     fprintf(f, "\ncapacity and in-flight tokens by what removed their state:");
-    for (int k = 1; k < SIM_CAUSES; k++) fprintf(f, " %s %" PRIu64 "%s", sim_cause_names[k], r->cause_tokens[k], k + 1 < SIM_CAUSES ? "," : "\n");
+    int ncause = r->pool_causes ? SIM_CAUSES : SIM_CAUSE_TOMBSTONE; /* the pool causes only with pools */
+    for (int k = 1; k < ncause; k++) fprintf(f, " %s %" PRIu64 "%s", sim_cause_names[k], r->cause_tokens[k], k + 1 < ncause ? "," : "\n");
     if (top <= 0 || tr->n == 0) return;
     /* the top requests by lost tokens: a partial selection, ties by index */
     size_t n = tr->n, k = (size_t)top < n ? (size_t)top : n;
@@ -187,10 +199,13 @@ int cmd_explain(int argc, char **argv) {
         {"csv", required_argument, 0, O_CSV},         {"check", no_argument, 0, O_CHECK},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    struct option opts[64];
+    struct option opts[96];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_eng_table(opts, sizeof opts / sizeof opts[0]);
     cli_opts so;
     cli_opts_init(&so);
+    cli_eng eo;
+    cli_eng_init(&eo);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL, *csv = NULL;
     double capacity = -1, alpha = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32, top = 10;
@@ -199,14 +214,15 @@ int cmd_explain(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if ((handled = cli_opts_parse(&so, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_eng_parse(&eo, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
         case 'h': explain_usage(stdout); return MU_EXIT_OK;
         case O_SYSTEM:
-            if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static)");
+            if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static, sglang:no_buffer, "
+                                                           "sglang:extra_buffer, vllm:align, vllm:all)");
             system = optarg;
             break;
         case O_CAP:
@@ -274,6 +290,7 @@ int cmd_explain(int argc, char **argv) {
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
+    cli_eng_apply(&eo, &cfg);                /* the engines' switches (after the chunk option) */
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;
@@ -300,6 +317,10 @@ int cmd_explain(int argc, char **argv) {
     if (sim_run(&tr, &cfg, r, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_FAIL, "%s: %s", tr.path, err);
         goto out;
+    }
+    if (eo.explain) { /* what the engine derives (B, C, pools), then the report */
+        cli_eng_explain(stdout, &cfg);
+        fputc('\n', stdout);
     }
     print_report(stdout, &tr, &cfg, r, rows, top);
     csv_open = 0;

@@ -361,7 +361,8 @@ void cli_report_misses(cli_row *row, const sim_result *r) {
         snprintf(e, sizeof e, "%s\"%s\": %s", k ? ", " : "", sim_miss_names[k], fl_i128_str(r->misses_flops[k], n));
         bad |= mu_buf_put(&f, e, strlen(e));
     }
-    for (int k = 1; k < SIM_CAUSES && !bad; k++) {
+    int ncause = r->pool_causes ? SIM_CAUSES : SIM_CAUSE_TOMBSTONE; /* the pool causes only with pools */
+    for (int k = 1; k < ncause && !bad; k++) {
         char e[120];
         snprintf(e, sizeof e, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", sim_cause_names[k], r->cause_tokens[k]);
         bad |= mu_buf_put(&c, e, strlen(e));

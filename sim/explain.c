@@ -16,7 +16,8 @@
 #include "base/util.h"
 
 const char *const sim_miss_names[SIM_MISS_CLASSES] = {"compulsory", "admission", "capacity", "alignment", "in_flight"};
-const char *const sim_cause_names[SIM_CAUSES] = {"", "leaf", "intermediate", "kv", "blocked", "reshaped"};
+const char *const sim_cause_names[SIM_CAUSES] = {"", "leaf", "intermediate", "kv", "blocked", "reshaped", "tombstone",
+                                                 "state_leaf"};
 
 /* ---- the default rules: radix (a state may sit anywhere) and block ---------- */
 
@@ -43,6 +44,50 @@ const sim_explain_rules sim_explain_default = {
     .name = "layout",
     .align = default_align,
     .oracle = default_oracle,
+};
+
+/* ---- the engines' rules (cache/eng_*.c) ---------------------------------------
+ *
+ * Every engine matches at most input - 1 tokens.  vLLM keeps whole blocks
+ * and states only at their ends: a hit is a multiple of B.  SGLang's
+ * extra_buffer tracks states at prefix + floor(extend/C)*C, at the
+ * branching length floored to C and at multiples of the decode interval:
+ * from an empty tree every state lands on the C grid as long as the chunk
+ * budget and the interval are multiples of C (the defaults, 8192 and 256
+ * with C = 64), and a hit resumes from a state, so induction keeps it
+ * there; otherwise there is no grid.  no_buffer's states follow the chunk
+ * ends after each request's own hit: no grid either, only the cap. */
+static uint32_t engine_grid(const cache_cfg *cc) {
+    cache_eng_sizes z;
+    cache_eng_sizes_of(cc, &z);
+    if (cc->eng->layout == RT_BLOCK) return z.block ? z.block : 1;
+    uint32_t C = z.track_chunk;
+    if (!C || z.chunk_budget % C || z.track_interval % C) return 1;
+    return C;
+}
+
+static uint32_t engine_align(const cache_cfg *cc, uint32_t e, uint32_t n_in, uint32_t o) {
+    (void)o;
+    uint32_t cap = n_in ? n_in - 1 : 0, g = engine_grid(cc);
+    uint32_t x = e < cap ? e : cap;
+    return x / g * g;
+}
+
+static void engine_oracle(const cache_cfg *cc, cache_cfg *out) {
+    *out = *cc;
+    /* unbounded pools: an exabyte, and SGLang's two pools given outright
+     * (a capacity near DBL_MAX would overflow the engines' int64 sizes) */
+    out->capacity = 1e18;
+    out->eng_cfg.pool_states = (int64_t)1 << 50;
+    out->eng_cfg.pool_tokens = (int64_t)1 << 50;
+    out->obs = NULL;
+    out->store = rt_null_store();
+}
+
+const sim_explain_rules sim_explain_engine = {
+    .name = "engine",
+    .align = engine_align,
+    .oracle = engine_oracle,
 };
 
 /* ---- prefix hashes and the ghost map ---------------------------------------- */
@@ -140,11 +185,18 @@ static void on_evicted(void *ctx, const cache *c, const rt_node *n, int kind) {
         const rt_node *p = x->path[i];
         for (uint32_t j = 0; j < p->len; j++) {
             h = hstep(h, p->tok[j]);
-            if (p == n && j == 0 && kind == CACHE_OBS_LEAF && ghost_put(x, h, SIM_CAUSE_KV, c->st.requests)) goto oom;
+            /* a leaf's KV goes with it: the mamba pool's doing when it took the leaf */
+            if (p == n && j == 0 && n->nchild == 0 &&
+                ghost_put(x, h, kind == CACHE_OBS_STATE_LEAF ? SIM_CAUSE_STATE_LEAF : SIM_CAUSE_KV, c->st.requests))
+                goto oom;
         }
         if (memo_put(x, p, h)) goto oom;
     }
-    if (ghost_put(x, h, kind == CACHE_OBS_LEAF ? SIM_CAUSE_LEAF : SIM_CAUSE_INNER, c->st.requests)) goto oom;
+    static const int cause_of[] = {[CACHE_OBS_LEAF] = SIM_CAUSE_LEAF,
+                                   [CACHE_OBS_INNER] = SIM_CAUSE_INNER,
+                                   [CACHE_OBS_TOMBSTONE] = SIM_CAUSE_TOMBSTONE,
+                                   [CACHE_OBS_STATE_LEAF] = SIM_CAUSE_STATE_LEAF};
+    if (ghost_put(x, h, cause_of[kind], c->st.requests)) goto oom;
     return;
 oom:
     x->oom = 1;
@@ -169,19 +221,26 @@ static int plain_cfg(const cache_cfg *o, cache_cfg *out) {
     *out = *o;
     out->adm = &adm_leaf; /* radix; its walk's prefix is the longest shared prefix */
     out->quirks = 0;
+    out->eng = NULL;      /* not an engine's walk (input - 1, whole blocks, KV freed) */
+    out->ev = &evict_flop;
+    out->capacity = 1e300;
     return 0;
 }
 
 int sim_explain_init(sim_explain *x, const sim_cfg *cfg, cache_cfg *finite, char *err, size_t errlen) {
     memset(x, 0, sizeof *x);
     const sim_system *s = cfg->system ? sim_find_system(cfg->system) : NULL;
-    x->rules = cfg->explain_rules ? cfg->explain_rules : s && s->explain ? s->explain : &sim_explain_default;
+    x->rules = cfg->explain_rules ? cfg->explain_rules
+               : cfg->cache.eng       ? &sim_explain_engine
+               : s && s->explain      ? s->explain
+                                      : &sim_explain_default;
     x->rules->oracle(&cfg->cache, &x->ocfg);
     x->model = cfg->cache.model;
     x->rows = cfg->explain_rows;
     x->t = NAN;
     x->des = cfg->timing == SIM_DES;
-    x->use_e = x->ocfg.adm->layout != RT_RADIX || (x->ocfg.quirks & CQ_MATCH_PAST_PARTIAL);
+    x->use_e = x->ocfg.adm->layout != RT_RADIX || (x->ocfg.quirks & CQ_MATCH_PAST_PARTIAL) || x->ocfg.eng;
+    x->pools = x->ocfg.eng && x->ocfg.eng->layout == RT_RADIX; /* SGLang: a mamba pool beside the KV pool */
     cache_cfg pc;
     plain_cfg(&x->ocfg, &pc);
     if (cache_init(&x->o, &x->ocfg, err, errlen)) return -1;
@@ -249,7 +308,10 @@ int sim_explain_lookup(sim_explain *x, const cache *c, size_t i, const int32_t *
             row.cause_ago = (int64_t)(c->st.requests - g->req);
             row.cause_ago_s = x->t - g->t;
         }
-        if (row.cause == SIM_CAUSE_BLOCKED) low = SIM_MISS_IN_FLIGHT;
+        /* DES: other requests' pins left no room.  Logical timing has
+         * nothing else in flight: the pins were the request's own (its hit,
+         * the path it extends), so the refused insert is capacity */
+        if (row.cause == SIM_CAUSE_BLOCKED && x->des) low = SIM_MISS_IN_FLIGHT;
         x->cause_tok[row.cause] += b[4] - b[5];
     }
     for (int k = 0; k < 5; k++) {
@@ -268,9 +330,15 @@ int sim_explain_lookup(sim_explain *x, const cache *c, size_t i, const int32_t *
     return 0;
 }
 
-int sim_explain_insert(sim_explain *x, const cache *c, size_t i, const int32_t *seq, uint32_t n, int admitted) {
+int sim_explain_insert(sim_explain *x, const cache *c, size_t i, const int32_t *seq, uint32_t n_in, uint32_t n,
+                       int admitted) {
     if (x->oom) return -1;
-    if (cache_insert(&x->o, seq, n)) return -1;
+    /* the oracle as the finite cache: engines place states by the input's
+     * length, and resume from what matches at the insert (the finite run's
+     * keep is its lookup's hit, the same node in logical timing; DES passes
+     * none) */
+    if (cache_insert_plan_in(&x->o, seq, n_in, n, NULL, &x->o.plan)) return -1;
+    if (cache_insert_commit(&x->o, seq, n, &x->o.plan)) return -1;
     if (x->use_e && cache_insert(&x->e, seq, n)) return -1;
     if (x->des && cache_insert(&x->any, seq, n)) return -1;
     if (!admitted) { /* every prefix of it is lost to the pins (rare: its length in ghosts) */
@@ -289,4 +357,5 @@ void sim_explain_result(const sim_explain *x, sim_result *res) {
     res->oracle_tokens = x->oracle_e;
     res->oracle_system_tokens = x->oracle_o;
     res->oracle_system_flops = x->oracle_o_flops;
+    res->pool_causes = x->pools;
 }

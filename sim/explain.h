@@ -17,6 +17,10 @@
  * edge's first token), with when it happened, so a capacity miss says
  * which eviction removed the state it needed and how long before.
  *
+ * An engine system (cfg->cache.eng) is explained by sim_explain_engine:
+ * the plain trie is a plain radix trie (not the engine's walk), the
+ * oracle the engine with unbounded pools, inserted with the input length.
+ *
  *   sim_explain_init      from the sim_cfg; sets the finite cache's observer
  *   sim_explain_lookup    after the finite cache's lookup: classify
  *   sim_explain_insert    after the finite cache's insert (admitted or blocked)
@@ -49,7 +53,8 @@ typedef struct sim_explain {
     cache_cfg ocfg;      /* the oracle's configuration */
     cache o;             /* the admission oracle: the system's rules, no capacity limit */
     cache e;             /* plain trie: every inserted sequence (use_e), else o serves it */
-    int use_e;           /* o's walk does not give the plain longest prefix (block layout, quirks) */
+    int use_e;           /* o's walk does not give the plain longest prefix (block layout, quirks, engines) */
+    int pools;           /* the finite cache has a separate state pool (SGLang): pool causes reported */
     cache any;           /* DES: e plus the inputs of the requests in flight */
     int des;             /* DES timing: `any` is kept */
     cache_observer obs;  /* the finite cache's: fills the ghost map */
@@ -82,9 +87,10 @@ int sim_explain_init(sim_explain *x, const sim_cfg *cfg, cache_cfg *finite, char
  * Classify its uncached tokens.  Returns 0, or -1 on out of memory. */
 int sim_explain_lookup(sim_explain *x, const cache *c, size_t i, const int32_t *in, uint32_t n_in, uint32_t hit);
 
-/* Request i's full sequence seq[0..n) was inserted into c (admitted) or
+/* Request i's full sequence seq[0..n) (its first n_in tokens the input) was inserted into c (admitted) or
  * skipped (blocked).  Returns 0, or -1 on out of memory. */
-int sim_explain_insert(sim_explain *x, const cache *c, size_t i, const int32_t *seq, uint32_t n, int admitted);
+int sim_explain_insert(sim_explain *x, const cache *c, size_t i, const int32_t *seq, uint32_t n_in, uint32_t n,
+                       int admitted);
 
 /* The sums into res (res->explained = 1). */
 void sim_explain_result(const sim_explain *x, sim_result *res);

@@ -83,7 +83,8 @@ int sim_replay_commit(sim_replay *r, size_t i, const int32_t *seq, uint32_t n) {
     if (cache_insert_commit(&r->c, seq, n, &r->plan)) return -1;
     if (r->x) {
         r->x->t = r->now;
-        if (sim_explain_insert(r->x, &r->c, i, seq, n, admitted)) return -1;
+        uint32_t n_in = r->tr->req[i].n_in;
+        if (sim_explain_insert(r->x, &r->c, i, seq, n_in < n ? n_in : n, n, admitted)) return -1;
     }
     return r->tuning && tun_after_insert(&r->t, &r->c, i) ? -1 : 0;
 }

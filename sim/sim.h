@@ -58,6 +58,10 @@ enum {
     SIM_CAUSE_BLOCKED,   /* in flight: the source's insert was blocked by pinned paths */
     SIM_CAUSE_RESHAPED,  /* nothing on the path was evicted: earlier evictions changed where
                             inserts branched, so the state was never created here */
+    /* engines with a separate state pool (SGLang's mamba pool; reported
+       only then: sim_result.pool_causes) */
+    SIM_CAUSE_TOMBSTONE, /* the state pool took an intermediate node's state, its KV kept */
+    SIM_CAUSE_STATE_LEAF,/* the state pool took a leaf's state, and the leaf went with its KV */
     SIM_CAUSES
 };
 extern const char *const sim_cause_names[SIM_CAUSES]; /* "", "leaf", ... */
@@ -76,6 +80,11 @@ typedef struct sim_explain_rules {
     void (*oracle)(const cache_cfg *cc, cache_cfg *out);
 } sim_explain_rules;
 extern const sim_explain_rules sim_explain_default;
+/* The engines' rules (cache_cfg.eng set; chosen for them automatically):
+ * a = e capped at input - 1 and floored to the engine's grid (vLLM: the
+ * block B; SGLang extra_buffer: the track chunk C where every state lands
+ * on it; no_buffer: none); the oracle is the engine with unbounded pools. */
+extern const sim_explain_rules sim_explain_engine;
 
 typedef struct sim_system {
     const char *name;          /* --system value */
@@ -83,7 +92,8 @@ typedef struct sim_system {
     const evict_policy *ev;    /* eviction */
     int tune;                  /* online alpha tuning */
     const char *help;          /* one line for --help */
-    const sim_explain_rules *explain; /* miss explanation's rules, or NULL: sim_explain_default */
+    const sim_explain_rules *explain; /* miss explanation's rules, or NULL: sim_explain_engine for
+                                         an engine, else sim_explain_default */
     const cache_engine *eng;   /* an engine's rules (cache.h), or NULL */
 } sim_system;
 
@@ -139,8 +149,9 @@ typedef struct sim_cfg {
     sim_req *per_request;  /* tr->n rows to fill in trace order (borrowed), or NULL */
     int explain;           /* classify every miss (sim/explain.c): res->misses, ~2x memory */
     sim_miss_req *explain_rows; /* with explain: tr->n rows to fill in trace order (borrowed), or NULL */
-    const sim_explain_rules *explain_rules; /* the explanation's rules (borrowed), or NULL: the
-                                               system's (sim_system.explain), else sim_explain_default */
+    const sim_explain_rules *explain_rules; /* the explanation's rules (borrowed), or NULL:
+                                               sim_explain_engine with cache.eng, else the system's
+                                               (sim_system.explain), else sim_explain_default */
 } sim_cfg;
 
 /* A distribution's summary (seconds for TTFT). */
@@ -217,6 +228,8 @@ typedef struct sim_result {
     uint64_t oracle_system_tokens; /* the infinite cache with the system's admission and alignment */
     fl_i128 oracle_system_flops;   /* the FLOPs its hits would save */
     uint64_t cause_tokens[SIM_CAUSES]; /* capacity and in-flight tokens by what removed their state */
+    int pool_causes;           /* 1: the cache has a separate state pool: the causes from
+                                  SIM_CAUSE_TOMBSTONE on are reported (0: they are always 0) */
 } sim_result;
 
 /* Replay trace tr through a cache built from cfg (logical or discrete-

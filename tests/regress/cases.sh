@@ -121,3 +121,11 @@ c eng_marconi_adm  $M sim tail.jsonl --system vllm:align --marconi-admission --c
 c eng_sweep        $M sweep --trace tail.jsonl --capacity 2e9,40e9 --systems sglang:no_buffer,sglang:extra_buffer,vllm:align,vllm:all --timing logical -j 2 -o eng_sweep
 c eng_bad_refresh  $M sim tail.jsonl --system sglang:no_buffer --capacity 40e9 --refresh sometimes
 c eng_no_replay    $M replay tail.jsonl --system vllm:align --capacity 40e9
+# the zero-hit reports explained (docs/explain.md, "Engines"), and SGLang's pool causes
+c eng_explain_repeat $M explain repeat.jsonl --system sglang:no_buffer --capacity 40e9 --timing logical --top 3
+c eng_explain_short  $M explain short.jsonl --system vllm:align --capacity 40e9 --timing logical --top 3
+c eng_explain_tail   $M explain tail.jsonl --system vllm:align --capacity 40e9 --timing logical --top 3
+c eng_stats_oracle   $M stats tail.jsonl repeat.jsonl --system vllm:all
+c eng_stats_json     $M stats tail.jsonl --system sglang:extra_buffer --json
+c eng_stats_bad      $M stats tail.jsonl --max-total-tokens 10
+c eng_explain_pools  $M explain swe.jsonl --system sglang:extra_buffer --capacity 40e9 --max-mamba-cache-size 4 --top 3 --explain-system
