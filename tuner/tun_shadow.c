@@ -1,0 +1,123 @@
+/* tun_shadow.c -- shadow caches: follow the leader of the grid.
+ *
+ * Every alpha of the grid runs a ghost cache -- a copy of the real cache
+ * when it was empty, with FLOP-aware eviction at that fixed alpha -- on
+ * the same requests as the real cache (tun_ghost.c, tokens shared):
+ *
+ *   real cache:  r0 r1 ... r63 | r64 ... r127 | ...      alpha = leader
+ *   ghost a:     replays each epoch after its last insert   ^
+ *   score[a] = sum over requests of gamma^age x FLOPs saved |
+ *   leader   = argmax score (ties: the smaller alpha; the  -+
+ *              leader changes only when beaten strictly)
+ *
+ * gamma = 1 - 1/horizon forgets old traffic, so a phase change moves the
+ * leader within about a horizon of requests.  A ghost at alpha is exactly
+ * marconi-static at alpha, so the ghosts' totals (t->scores) are the best
+ * static alpha in hindsight.  Costs ngrid replays of the trace, spread
+ * over cfg.threads threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "tuner/tun.h"
+
+typedef struct shadow {
+    tun_ghosts g;      /* one ghost per alpha of the grid */
+    int have_g;        /* g was made (at the first lookup) */
+    size_t *pend;      /* requests the real cache finished that the ghosts have not replayed */
+    size_t npend;      /* entries in pend (at most cfg.epoch) */
+    double score[TUN_GRID_MAX]; /* decayed FLOPs saved per ghost */
+    double gamma;      /* decay per request */
+    int leader;        /* index of the alpha in use, or -1 before the first epoch */
+} shadow;
+
+static int shadow_init(tun *t) {
+    shadow *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    if (t->cfg.epoch < 1) t->cfg.epoch = 1;
+    s->pend = malloc(t->cfg.epoch * sizeof *s->pend);
+    if (!s->pend) {
+        free(s);
+        return -1;
+    }
+    s->gamma = t->cfg.horizon ? 1.0 - 1.0 / (double)t->cfg.horizon : 1.0;
+    s->leader = -1;
+    t->priv = s;
+    return 0;
+}
+
+static void shadow_free(tun *t) {
+    shadow *s = t->priv;
+    if (!s) return;
+    if (s->have_g) tun_ghosts_free(&s->g);
+    free(s->pend);
+    free(s);
+    t->priv = NULL;
+}
+
+static int shadow_before_lookup(tun *t, cache *c, size_t req) {
+    shadow *s = t->priv;
+    (void)req;
+    if (s->have_g || c->st.requests != 0) return 0;
+    double t0 = mu_now();
+    int rc = tun_ghosts_init(&s->g, c, t->cfg.grid, t->cfg.ngrid, t->cfg.threads, &t->src);
+    t->seconds += mu_now() - t0;
+    if (rc) {
+        t->oom = 1;
+        return -1;
+    }
+    s->have_g = 1;
+    return 0;
+}
+
+/* Replay the pending requests on the ghosts and update the scores. */
+static int shadow_catch_up(tun *t, shadow *s) {
+    int n = s->g.n;
+    for (size_t done = 0; done < s->npend;) {
+        long k = tun_ghosts_step(&s->g, s->pend + done, s->npend - done);
+        if (k < 0) return -1;
+        for (int a = 0; a < n; a++) {
+            const fl_i128 *sv = s->g.saved + (size_t)a * s->g.req_cap;
+            for (long q = 0; q < k; q++) {
+                s->score[a] = s->score[a] * s->gamma + (double)sv[q];
+                t->scores[a] += sv[q];
+            }
+        }
+        done += (size_t)k;
+    }
+    s->npend = 0;
+    return 0;
+}
+
+static int shadow_after_insert(tun *t, cache *c, size_t req) {
+    shadow *s = t->priv;
+    if (!s->have_g) return 0;
+    s->pend[s->npend++] = req;
+    if (s->npend < t->cfg.epoch) return 0;
+    double t0 = mu_now();
+    int rc = shadow_catch_up(t, s);
+    t->seconds += mu_now() - t0;
+    if (rc) {
+        t->oom = 1;
+        return -1;
+    }
+    int best = 0; /* the first of the highest */
+    for (int a = 1; a < s->g.n; a++)
+        if (s->score[a] > s->score[best]) best = a;
+    if (s->leader < 0 || s->score[best] > s->score[s->leader]) {
+        s->leader = best;
+        if (c->alpha != t->cfg.grid[best] || t->tunings == 0) tun_record(t, t->cfg.grid[best], req);
+        c->alpha = t->cfg.grid[best];
+    }
+    return 0;
+}
+
+const tun_method tun_shadow = {
+    .name = "shadow",
+    .help = "a ghost cache per alpha on the same requests; follow the decayed leader",
+    .init = shadow_init,
+    .free = shadow_free,
+    .before_lookup = shadow_before_lookup,
+    .after_insert = shadow_after_insert,
+};
