@@ -53,6 +53,15 @@ static void sim_usage(FILE *f, int replay) {
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
             "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
+            "  --tuner NAME        how marconi moves alpha (default shadow; once with\n"
+            "                      --compat reference, retune with --retune):\n");
+    for (int i = 0; tun_methods[i]; i++) fprintf(f, "                        %-8s %s\n", tun_methods[i]->name, tun_methods[i]->help);
+    fprintf(f,
+            "  --horizon N         shadow, bandit: forget traffic older than about N requests\n"
+            "                      (shadow 20, bandit 500)\n"
+            "  --epoch N           shadow: requests between leader checks (2); bandit:\n"
+            "                      requests an arm plays (20)\n"
+            "  --ghost-stride N    shadow: a ghost for every N-th alpha of the grid (2)\n"
             "  --threads N         tuner threads (default: the cores online)\n"
             "  --block-size N      tokens per block for block admission (32)\n"
             "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"

@@ -363,6 +363,7 @@ uint64_t sw_fingerprint(const sweep *s) {
     if (b->tuner.method) h = fnv(h, b->tuner.method->name, strlen(b->tuner.method->name));
     h = fnv(h, &b->tuner.horizon, sizeof b->tuner.horizon);
     h = fnv(h, &b->tuner.epoch, sizeof b->tuner.epoch);
+    h = fnv(h, &b->tuner.stride, sizeof b->tuner.stride);
     h = fnv(h, &s->composition, sizeof s->composition);
     return h;
 }

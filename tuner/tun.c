@@ -25,8 +25,9 @@ void tun_default_cfg(tun_cfg *cfg) {
     cfg->retune = 0;
     cfg->threads = 1;
     cfg->method = NULL;
-    cfg->horizon = 2000;
-    cfg->epoch = 100;
+    cfg->horizon = 0;
+    cfg->epoch = 0;
+    cfg->stride = 0;
 }
 
 int tun_init(tun *t, const tun_cfg *cfg, tun_src src) {
@@ -34,6 +35,9 @@ int tun_init(tun *t, const tun_cfg *cfg, tun_src src) {
     t->cfg = *cfg;
     if (t->cfg.threads < 1) t->cfg.threads = 1;
     t->m = cfg->method ? cfg->method : cfg->retune ? &tun_retune : &tun_once;
+    if (!t->cfg.horizon) t->cfg.horizon = t->m->horizon;
+    if (!t->cfg.epoch) t->cfg.epoch = t->m->epoch ? t->m->epoch : 1;
+    if (!t->cfg.stride) t->cfg.stride = 2;
     t->src = src;
     t->window = -1;
     if (t->m->init && t->m->init(t)) {

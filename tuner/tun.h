@@ -53,8 +53,9 @@ typedef struct tun_cfg {
     size_t score_last;         /* score an alpha over the replay's last N requests (500; 0 = all) */
     int retune;                /* re-tune after every window, not just the first */
     int threads;               /* replay threads (>= 1) */
-    size_t horizon;            /* shadow: decay horizon of the score in requests (gamma = 1 - 1/horizon; 0: no decay) */
-    size_t epoch;              /* bandit: requests an arm is played; shadow: requests between leader checks */
+    size_t horizon;            /* shadow, bandit: decay horizon in requests (gamma = 1 - 1/horizon); 0: the method's default */
+    int stride;                /* shadow: a ghost for every stride-th alpha of the grid (and the last); 1: all; 0: 2 */
+    size_t epoch;              /* bandit: requests an arm is played; shadow: requests between leader checks; 0: the method's default */
 } tun_cfg;
 
 /* Where replays get a request's tokens: its full sequence into buf (which
@@ -75,6 +76,8 @@ typedef struct tun_src {
 struct tun_method {
     const char *name;  /* --tuner value */
     const char *help;  /* one line for --help */
+    size_t horizon;    /* default cfg.horizon (0: unused) */
+    size_t epoch;      /* default cfg.epoch (0: unused) */
     int (*init)(tun *t);
     void (*free)(tun *t);
     int (*before_lookup)(tun *t, cache *c, size_t req);
@@ -107,7 +110,7 @@ struct tun {
 };
 
 /* The default grid {0, 0.1, ..., 2.0}, multiplier 5, score_last 500,
- * method NULL (once), horizon 2000, epoch 100. */
+ * method NULL (once); horizon, epoch, stride 0 (the method's defaults). */
 void tun_default_cfg(tun_cfg *cfg);
 
 /* Returns 0, or -1 on out of memory (nothing to free). */
@@ -167,5 +170,6 @@ int tun_ghosts_run(tun_ghosts *g, const size_t *ids, size_t n);
 
 #define TUN_CHUNK_MAX 64          /* requests a chunk */
 #define TUN_CHUNK_TOKENS (1 << 22) /* tokens a chunk holds before it is cut short (16 MiB) */
+#define TUN_PAR_TOKENS (1 << 16)   /* a chunk of fewer tokens is replayed on one thread */
 
 #endif

@@ -97,6 +97,8 @@ static int bandit_after_insert(tun *t, cache *c, size_t req) {
 const tun_method tun_bandit = {
     .name = "bandit",
     .help = "discounted UCB over the alphas, an arm per epoch, reward its FLOPs saved",
+    .horizon = 500, /* the best of 500/20, 1000/50, 2000/100 on the generated suite */
+    .epoch = 20,
     .init = bandit_init,
     .free = bandit_free,
     .before_insert = bandit_before_insert,

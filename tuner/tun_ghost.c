@@ -118,7 +118,12 @@ long tun_ghosts_step(tun_ghosts *g, const size_t *ids, size_t n) {
     if (nreq <= 0) return -1;
     chunk_job j = {.g = g, .nreq = (size_t)nreq, .next = 0, .fail = 0};
     pthread_mutex_init(&j.mu, NULL);
+    /* a thread a cache, for chunks worth starting threads for: a shadow's
+     * chunk of two short requests costs less than creating them */
+    size_t tokens = 0;
+    for (long k = 0; k < nreq; k++) tokens += g->len[k];
     int nt = g->threads < g->n ? g->threads : g->n;
+    if (tokens < TUN_PAR_TOKENS) nt = 1;
     pthread_t th[TUN_GRID_MAX];
     int started = 0;
     for (int i = 1; i < nt && started < TUN_GRID_MAX; i++) {
