@@ -130,7 +130,11 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
             cfg->cache.ev->name, compat ? ", reference quirks" : "");
     fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
     if (flop) {
-        if (r->tunings) {
+        const tun_method *m = cfg->tuner.method ? cfg->tuner.method : cfg->tuner.retune ? &tun_retune : &tun_once;
+        if (r->tunings && r->window < 0) {
+            fprintf(f, "alpha              %g (tuner %s: set %d time%s, first at request %zu)\n", r->final_alpha,
+                    m->name, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0]);
+        } else if (r->tunings) {
             fprintf(f, "alpha              %g (tuned %d time%s, first at request %zu, window %" PRId64 ")\n",
                     r->final_alpha, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0], r->window);
         } else {
