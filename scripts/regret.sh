@@ -6,9 +6,12 @@
 #
 #   scripts/regret.sh OUT.tsv TRACE:CAP[,CAP...] [TRACE:CAP...]
 #
-# Writes OUT.tsv (one row per trace, capacity and system) and prints the
-# table in Markdown: each tuner's FLOPs saved relative to the best static
-# alpha, and its token hit rate minus LRU's.  TUNERS (default "once retune
+# Writes OUT.tsv (one row per trace, capacity and system: trace, capacity,
+# system, token hit rate, FLOPs saved, final alpha, tune seconds, replay
+# seconds), OUT.dat (per trace and capacity: FLOPs saved of LRU and each
+# tuner relative to the best static alpha, in %, for scripts/regret.gp),
+# and prints the table in Markdown: each tuner's token hit rate (its
+# difference from LRU's) and FLOPs saved relative to the best static alpha.  TUNERS (default "once retune
 # shadow bandit") and THREADS (default 1) may be set in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +47,8 @@ for line in open(sys.argv[1]):
     tr, cap, sysname, thr, fl, alpha, ts, secs = line.rstrip("\n").split("\t")
     rows.setdefault((tr, cap), {})[sysname] = (float(thr), int(fl), alpha, float(ts), float(secs))
 tuners = sys.argv[2].split()
+dat = open(sys.argv[1][:-4] + ".dat" if sys.argv[1].endswith(".tsv") else sys.argv[1] + ".dat", "w")
+dat.write("config sglang+ " + " ".join(tuners) + "\n")
 print("| trace | capacity | LRU hit | best static α: hit, FLOPs | " +
       " | ".join(f"{t}: hit, FLOPs vs best (α end)" for t in tuners) + " |")
 print("|---|---|---|---|" + "---|" * len(tuners))
@@ -56,5 +61,7 @@ for (tr, cap), r in rows.items():
         v = r["marconi/" + t]
         cells.append(f"{100*v[0]:.1f} % ({100*(v[0]-lru[0]):+.1f}), {100*(v[1]/best[1]-1) if best[1] else 0:+.1f} % (α {v[2]})")
     name = tr.split("/")[-1]
+    rel = lambda v: 100 * (v[1] / best[1] - 1) if best[1] else 0
+    dat.write(f"{name.split('.')[0]}/{cap} {rel(lru):.3f} " + " ".join(f"{rel(r['marconi/' + t]):.3f}" for t in tuners) + "\n")
     print(f"| {name} | {cap} | {100*lru[0]:.1f} % | {100*best[0]:.1f} %, {best[1]:.3g} (α {ba}) | " + " | ".join(cells) + " |")
 PY
