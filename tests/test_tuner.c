@@ -168,13 +168,13 @@ static void test_threads(void **state) {
     tr_free(&t);
 }
 
-/* 3. tun_search's shared-token replays (chunks of TUN_CHUNK_MAX) score
- * each alpha exactly as a replay of its own does. */
+/* 3. tun_search's shared-token replays score each alpha exactly as a
+ * replay of its own does, in one chunk or in chunks of 7 requests. */
 static void test_search_shared_tokens(void **state) {
     (void)state;
     tr_trace t;
     gen(SPEC, &t);
-    assert_true(t.n > 2 * TUN_CHUNK_MAX + 1); /* several chunks, the last one short */
+    assert_true(t.n > 3 * 7 + 1); /* chunks of 7 below: several, the last one short */
     sim_cfg cfg;
     base_cfg(&cfg, "marconi-static", CAP, NULL, 3);
     char err[600];
@@ -188,6 +188,10 @@ static void test_search_shared_tokens(void **state) {
     cfg.tuner.score_last = 0;
     int best = tun_search(&cfg.tuner, &snap, &src, ids, t.n, scores);
     assert_true(best >= 0);
+    fl_i128 chunked[TUN_GRID_MAX]; /* chunk size changes nothing */
+    cfg.tuner.chunk = 7;
+    assert_int_equal(tun_search(&cfg.tuner, &snap, &src, ids, t.n, chunked), best);
+    assert_memory_equal(scores, chunked, sizeof(fl_i128) * (size_t)cfg.tuner.ngrid);
     int32_t *buf = malloc((t.max_len + 1) * sizeof *buf);
     assert_non_null(buf);
     int differ = 0;

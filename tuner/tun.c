@@ -79,7 +79,7 @@ int tun_search(const tun_cfg *cfg, const cache *snap, const tun_src *src, const 
     fl_i128 local[TUN_GRID_MAX];
     fl_i128 *sc = scores ? scores : local;
     tun_ghosts g;
-    if (tun_ghosts_init(&g, snap, cfg->grid, cfg->ngrid, cfg->threads, src)) return -1;
+    if (tun_ghosts_init(&g, snap, cfg->grid, cfg->ngrid, cfg->threads, cfg->chunk, src)) return -1;
     int rc = tun_ghosts_run(&g, ids, n);
     for (int i = 0; rc == 0 && i < cfg->ngrid; i++) sc[i] = cache_window_flops(&g.c[i], cfg->score_last);
     tun_ghosts_free(&g);

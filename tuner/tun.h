@@ -55,6 +55,7 @@ typedef struct tun_cfg {
     int threads;               /* replay threads (>= 1) */
     size_t horizon;            /* shadow, bandit: decay horizon in requests (gamma = 1 - 1/horizon); 0: the method's default */
     int stride;                /* shadow: a ghost for every stride-th alpha of the grid (and the last); 1: all; 0: 2 */
+    size_t chunk;              /* requests a replay chunk holds, at most TUN_CHUNK_MAX (0: that); results never depend on it */
     size_t epoch;              /* bandit: requests an arm is played; shadow: requests between leader checks; 0: the method's default */
 } tun_cfg;
 
@@ -151,16 +152,18 @@ typedef struct tun_ghosts {
     size_t tok_cap;      /* allocated entries of tok */
     size_t *off;         /* chunk request k's tokens start at tok + off[k] */
     uint32_t *len, *len_in; /* its full and input lengths */
-    size_t req_cap;      /* allocated entries of off, len, len_in */
+    size_t req_cap;      /* allocated entries of off, len, len_in: the most requests a chunk holds */
     fl_i128 *saved;      /* saved[g * req_cap + k]: FLOPs cache g saved on chunk request k */
 } tun_ghosts;
 
-/* n clones of snap with alphas[0..n).  Returns 0, or -1 on out of memory
- * (nothing to free). */
-int tun_ghosts_init(tun_ghosts *g, const cache *snap, const double *alphas, int n, int threads, const tun_src *src);
+/* n clones of snap with alphas[0..n), chunks of at most `chunk` requests
+ * (0 or more than TUN_CHUNK_MAX: TUN_CHUNK_MAX).  Returns 0, or -1 on out
+ * of memory (nothing to free). */
+int tun_ghosts_init(tun_ghosts *g, const cache *snap, const double *alphas, int n, int threads, size_t chunk,
+                    const tun_src *src);
 void tun_ghosts_free(tun_ghosts *g);
 /* Replay the first requests of ids[0..n) (n >= 1) on every ghost -- up to
- * TUN_CHUNK_MAX of them, fewer where their tokens pass TUN_CHUNK_TOKENS,
+ * a chunk of them, fewer where their tokens pass TUN_CHUNK_TOKENS,
  * at least one: lookup, then insert of the full sequence; g->saved
  * receives each one's FLOPs saved.  Returns how many were replayed, or -1
  * on out of memory. */
@@ -168,8 +171,8 @@ long tun_ghosts_step(tun_ghosts *g, const size_t *ids, size_t n);
 /* Replay ids[0..n) chunk by chunk (tun_search's replays). */
 int tun_ghosts_run(tun_ghosts *g, const size_t *ids, size_t n);
 
-#define TUN_CHUNK_MAX 64          /* requests a chunk */
-#define TUN_CHUNK_TOKENS (1 << 22) /* tokens a chunk holds before it is cut short (16 MiB) */
+#define TUN_CHUNK_MAX 4096        /* requests a chunk */
+#define TUN_CHUNK_TOKENS (1 << 23) /* tokens a chunk holds before it is cut short (32 MiB) */
 #define TUN_PAR_TOKENS (1 << 16)   /* a chunk of fewer tokens is replayed on one thread */
 
 #endif

@@ -20,12 +20,13 @@
 
 #include "tuner/tun.h"
 
-int tun_ghosts_init(tun_ghosts *g, const cache *snap, const double *alphas, int n, int threads, const tun_src *src) {
+int tun_ghosts_init(tun_ghosts *g, const cache *snap, const double *alphas, int n, int threads, size_t chunk,
+                    const tun_src *src) {
     memset(g, 0, sizeof *g);
     g->threads = threads < 1 ? 1 : threads;
     g->src = src;
     g->c = calloc((size_t)(n > 0 ? n : 1), sizeof *g->c);
-    g->req_cap = TUN_CHUNK_MAX;
+    g->req_cap = chunk && chunk < TUN_CHUNK_MAX ? chunk : TUN_CHUNK_MAX;
     g->off = malloc(g->req_cap * sizeof *g->off);
     g->len = malloc(g->req_cap * sizeof *g->len);
     g->len_in = malloc(g->req_cap * sizeof *g->len_in);
@@ -95,7 +96,7 @@ static void *chunk_worker(void *arg) {
 /* Gather the tokens of the chunk's requests into g->tok; returns how many. */
 static long gather(tun_ghosts *g, const size_t *ids, size_t n) {
     size_t used = 0, k = 0;
-    size_t lim = n < TUN_CHUNK_MAX ? n : TUN_CHUNK_MAX;
+    size_t lim = n < g->req_cap ? n : g->req_cap;
     for (; k < lim; k++) {
         size_t need = used + (size_t)g->src->max_len + 1;
         if (k > 0 && need > TUN_CHUNK_TOKENS) break; /* the first always goes */

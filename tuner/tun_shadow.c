@@ -70,7 +70,7 @@ static int shadow_before_lookup(tun *t, cache *c, size_t req) {
     (void)req;
     if (s->have_g || c->st.requests != 0) return 0;
     double t0 = mu_now();
-    int rc = tun_ghosts_init(&s->g, c, s->alpha, s->n, t->cfg.threads, &t->src);
+    int rc = tun_ghosts_init(&s->g, c, s->alpha, s->n, t->cfg.threads, t->cfg.epoch, &t->src);
     t->seconds += mu_now() - t0;
     if (rc) {
         t->oom = 1;
