@@ -58,7 +58,7 @@ static void sim_usage(FILE *f, int replay) {
     for (int i = 0; tun_methods[i]; i++) fprintf(f, "                        %-8s %s\n", tun_methods[i]->name, tun_methods[i]->help);
     fprintf(f,
             "  --horizon N         shadow, bandit: forget traffic older than about N requests\n"
-            "                      (shadow 20, bandit 500)\n"
+            "                      (shadow 50, bandit 500)\n"
             "  --epoch N           shadow: requests between leader checks (2); bandit:\n"
             "                      requests an arm plays (20)\n"
             "  --ghost-stride N    shadow: a ghost for every N-th alpha of the grid (2)\n"

@@ -282,7 +282,9 @@ static void test_phase_change(void **state) {
     assert_int_equal(once->tunings, 1);
     assert_true(once->tuned_at[0] < a.n); /* tuned in the chat phase */
     assert_true(once->final_alpha < 1.0);
-    cfg.tuner.method = &tun_shadow;
+    cfg.tuner.method = &tun_shadow; /* with its defaults, as marconi runs it */
+    cfg.tuner.epoch = cfg.tuner.horizon = 0;
+    cfg.tuner.stride = 0;
     run(&t, &cfg, sh);
     assert_true(sh->final_alpha >= 1.0);  /* followed the change */
     assert_true(sh->flops_saved > once->flops_saved);
