@@ -6,10 +6,10 @@ set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set xtics rotate by -45 font ',8'
-set key top left opaque box lc rgb "#cccccc"
+set xtics rotate by -45 offset -1,0 font ',8'
+set key bottom left opaque box lc rgb "#cccccc"
 set ylabel "FLOPs saved vs best static α (%)"
-set yrange [-30:20]
+set yrange [-60:20]
 set grid ytics
 ncol = 6
 do for [fmt in "png svg"] {

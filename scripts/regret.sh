@@ -5,6 +5,7 @@
 # most FLOPs saved), all in logical timing.
 #
 #   scripts/regret.sh OUT.tsv TRACE:CAP[,CAP...] [TRACE:CAP...]
+#   scripts/regret.sh --from OUT.tsv      (the table and OUT.dat again, no runs)
 #
 # Writes OUT.tsv (one row per trace, capacity and system: trace, capacity,
 # system, token hit rate, FLOPs saved, final alpha, tune seconds, replay
@@ -18,10 +19,13 @@ cd "$(dirname "$0")/.."
 M=${M:-build/marconi}
 TUNERS=${TUNERS:-once retune shadow bandit}
 THREADS=${THREADS:-1}
+from=0
+if [ "${1:-}" = --from ]; then from=1; shift; fi
 OUT=$1; shift
-make -s build/marconi
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
+if [ $from = 0 ]; then
+make -s build/marconi
 row() { # trace cap label json
     python3 -c 'import json,sys; d=json.load(sys.stdin); print("\t".join([sys.argv[1],sys.argv[2],sys.argv[3],repr(d["token_hit_rate"]),str(d["flops_saved"]),str(d.get("final_alpha","")),repr(d.get("tune_seconds",0)),repr(d.get("seconds",0))]))' "$1" "$2" "$3"
 }
@@ -40,6 +44,7 @@ for spec in "$@"; do
     done
 done
 cp "$tmp" "$OUT"
+fi
 python3 - "$OUT" "$TUNERS" <<'PY'
 import sys, collections
 rows = collections.OrderedDict()

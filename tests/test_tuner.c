@@ -168,8 +168,9 @@ static void test_threads(void **state) {
     tr_free(&t);
 }
 
-/* 3. tun_search's shared-token replays score each alpha exactly as a
- * replay of its own does, in one chunk or in chunks of 7 requests. */
+/* 3. tun_search's shared-token replays, and the ghosts' lockstep replays
+ * in chunks of 7 requests, score each alpha exactly as a replay of its own
+ * does. */
 static void test_search_shared_tokens(void **state) {
     (void)state;
     tr_trace t;
@@ -188,10 +189,11 @@ static void test_search_shared_tokens(void **state) {
     cfg.tuner.score_last = 0;
     int best = tun_search(&cfg.tuner, &snap, &src, ids, t.n, scores);
     assert_true(best >= 0);
-    fl_i128 chunked[TUN_GRID_MAX]; /* chunk size changes nothing */
-    cfg.tuner.chunk = 7;
-    assert_int_equal(tun_search(&cfg.tuner, &snap, &src, ids, t.n, chunked), best);
-    assert_memory_equal(scores, chunked, sizeof(fl_i128) * (size_t)cfg.tuner.ngrid);
+    tun_ghosts g; /* the same caches in lockstep, chunks of 7 requests on 3 threads */
+    assert_int_equal(tun_ghosts_init(&g, &snap, cfg.tuner.grid, cfg.tuner.ngrid, 3, 7, &src), 0);
+    assert_int_equal(tun_ghosts_run(&g, ids, t.n), 0);
+    for (int k = 0; k < cfg.tuner.ngrid; k++) assert_true(cache_window_flops(&g.c[k], 0) == scores[k]);
+    tun_ghosts_free(&g);
     int32_t *buf = malloc((t.max_len + 1) * sizeof *buf);
     assert_non_null(buf);
     int differ = 0;

@@ -1,8 +1,12 @@
 /* tun.c -- the tuner's interface and the paper's methods: tune once from
  * the bootstrap window ("once"), or after every window ("retune").  See
- * tun.h; the replays themselves are tun_ghost.c's. */
+ * tun.h.  The grid search builds its window's tokens once (up to
+ * TUN_WINDOW_TOKENS) and replays them once per alpha, an alpha per thread
+ * at a time, each cache freed before the next: keeping all 21 caches alive
+ * in lockstep (tun_ghost.c, the shadow's way) was measured slower here. */
 #include "tun.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,16 +78,133 @@ void tun_record(tun *t, double alpha, size_t req) {
 
 /* ---- the grid search over a window ---------------------------------------- */
 
+/* The window's tokens, built once and read by every alpha's replay. */
+typedef struct window_tokens {
+    int32_t *tok;      /* request after request, or NULL: over the budget, each replay builds its own */
+    size_t *off;       /* request k's tokens start at tok + off[k] */
+    uint32_t *len, *len_in; /* its full and input lengths */
+} window_tokens;
+
+/* One grid search, shared by its threads. */
+typedef struct job {
+    const tun_cfg *cfg;
+    const cache *snap;
+    const tun_src *src;
+    const size_t *ids;
+    size_t n;
+    const window_tokens *w;
+    fl_i128 *scores;
+    int fail;             /* a replay ran out of memory */
+    int next;             /* next grid index to take */
+    pthread_mutex_t mu;
+} job;
+
+/* Replay the window on a copy of the snapshot at grid[gi]; buf holds a
+ * request when w has no tokens.  Each alpha's cache is freed before the
+ * next is made, so one thread's replays reuse the same memory. */
+static int replay(job *j, int gi, int32_t *buf) {
+    cache r;
+    if (cache_clone(&r, j->snap)) return -1;
+    r.alpha = j->cfg->grid[gi];
+    int rc = 0;
+    for (size_t k = 0; k < j->n && rc == 0; k++) {
+        uint32_t n_in, n;
+        const int32_t *seq;
+        if (j->w->tok) {
+            seq = j->w->tok + j->w->off[k];
+            n = j->w->len[k];
+            n_in = j->w->len_in[k];
+        } else {
+            n = j->src->tokens(j->src->ctx, j->ids[k], buf, &n_in);
+            seq = buf;
+        }
+        rc = cache_lookup(&r, seq, n_in, NULL);
+        if (rc == 0) rc = cache_insert(&r, seq, n);
+    }
+    if (rc == 0) j->scores[gi] = cache_window_flops(&r, j->cfg->score_last);
+    cache_free(&r);
+    return rc;
+}
+
+static void *worker(void *arg) {
+    job *j = arg;
+    int32_t *buf = j->w->tok ? NULL : malloc(((size_t)j->src->max_len + 1) * sizeof *buf);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int gi = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (gi >= j->cfg->ngrid) break;
+        if ((!j->w->tok && !buf) || replay(j, gi, buf)) {
+            pthread_mutex_lock(&j->mu);
+            j->fail = 1;
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Build the window's tokens once, if they fit TUN_WINDOW_TOKENS; else
+ * leave w->tok NULL.  Returns 0, or -1 on out of memory. */
+static int window_build(window_tokens *w, const tun_src *src, const size_t *ids, size_t n) {
+    memset(w, 0, sizeof *w);
+    size_t cap = (size_t)src->max_len + 1, used = 0;
+    w->off = malloc((n + 1) * sizeof *w->off);
+    w->len = malloc((n + 1) * sizeof *w->len);
+    w->len_in = malloc((n + 1) * sizeof *w->len_in);
+    w->tok = malloc(cap * sizeof *w->tok);
+    if (!w->off || !w->len || !w->len_in || !w->tok) return -1;
+    for (size_t k = 0; k < n; k++) {
+        size_t need = used + (size_t)src->max_len + 1;
+        if (need > TUN_WINDOW_TOKENS) { /* too big to hold: replays build their own */
+            free(w->tok);
+            w->tok = NULL;
+            return 0;
+        }
+        if (need > cap) {
+            size_t nc = cap * 2 > need ? cap * 2 : need;
+            int32_t *nt = realloc(w->tok, nc * sizeof *nt);
+            if (!nt) return -1;
+            w->tok = nt;
+            cap = nc;
+        }
+        w->off[k] = used;
+        w->len[k] = src->tokens(src->ctx, ids[k], w->tok + used, &w->len_in[k]);
+        used += w->len[k];
+    }
+    return 0;
+}
+
+static void window_free(window_tokens *w) {
+    free(w->tok);
+    free(w->off);
+    free(w->len);
+    free(w->len_in);
+}
+
 int tun_search(const tun_cfg *cfg, const cache *snap, const tun_src *src, const size_t *ids, size_t n,
                fl_i128 *scores) {
     fl_i128 local[TUN_GRID_MAX];
     fl_i128 *sc = scores ? scores : local;
-    tun_ghosts g;
-    if (tun_ghosts_init(&g, snap, cfg->grid, cfg->ngrid, cfg->threads, cfg->chunk, src)) return -1;
-    int rc = tun_ghosts_run(&g, ids, n);
-    for (int i = 0; rc == 0 && i < cfg->ngrid; i++) sc[i] = cache_window_flops(&g.c[i], cfg->score_last);
-    tun_ghosts_free(&g);
-    if (rc) return -1;
+    window_tokens w;
+    if (window_build(&w, src, ids, n)) {
+        window_free(&w);
+        return -1;
+    }
+    job j = {.cfg = cfg, .snap = snap, .src = src, .ids = ids, .n = n, .w = &w, .scores = sc};
+    pthread_mutex_init(&j.mu, NULL);
+    int nt = cfg->threads < cfg->ngrid ? cfg->threads : cfg->ngrid;
+    pthread_t th[TUN_GRID_MAX];
+    int started = 0;
+    for (int i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, worker, &j) != 0) break;
+        started++;
+    }
+    worker(&j); /* this thread works too */
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    window_free(&w);
+    if (j.fail) return -1;
     int best = 0;
     for (int i = 1; i < cfg->ngrid; i++)
         if (sc[i] > sc[best]) best = i; /* strictly more: ties keep the smaller alpha */

@@ -128,7 +128,8 @@ int tun_before_insert(tun *t, cache *c, size_t req);
 int tun_after_insert(tun *t, cache *c, size_t req);
 
 /* Replay requests ids[0..n) on a copy of snap with each alpha of the grid
- * (on cfg->threads threads) and return the index of the best alpha: most
+ * (on cfg->threads threads; the window's tokens built once when they fit
+ * TUN_WINDOW_TOKENS) and return the index of the best alpha: most
  * FLOPs saved over the last cfg->score_last requests, ties to the lower
  * index.  scores (ngrid entries) receives each alpha's FLOPs, if not NULL.
  * Returns -1 on out-of-memory. */
@@ -168,11 +169,12 @@ void tun_ghosts_free(tun_ghosts *g);
  * receives each one's FLOPs saved.  Returns how many were replayed, or -1
  * on out of memory. */
 long tun_ghosts_step(tun_ghosts *g, const size_t *ids, size_t n);
-/* Replay ids[0..n) chunk by chunk (tun_search's replays). */
+/* Replay ids[0..n) chunk by chunk. */
 int tun_ghosts_run(tun_ghosts *g, const size_t *ids, size_t n);
 
 #define TUN_CHUNK_MAX 4096        /* requests a chunk */
-#define TUN_CHUNK_TOKENS (1 << 23) /* tokens a chunk holds before it is cut short (32 MiB) */
+#define TUN_CHUNK_TOKENS (1 << 18) /* tokens a chunk holds before it is cut short (1 MiB: stays in cache) */
+#define TUN_WINDOW_TOKENS (1 << 24) /* tun_search holds its window's tokens up to this (64 MiB) */
 #define TUN_PAR_TOKENS (1 << 16)   /* a chunk of fewer tokens is replayed on one thread */
 
 #endif

@@ -1,7 +1,7 @@
 /* tun_ghost.c -- caches replayed in lockstep over shared tokens.
  *
- * The tuner's replays and the shadow method's ghosts all replay the same
- * requests on caches that differ only in alpha.  Rebuilding a request's
+ * The shadow method's ghosts replay the same requests as the real cache,
+ * on caches that differ only in alpha.  Rebuilding a request's
  * tokens (tr_tokens follows its chain of base requests) once per cache
  * would repeat the same work ngrid times, so requests go in chunks:
  *
@@ -11,8 +11,7 @@
  *
  * Each cache is touched by one thread per chunk and sees the requests in
  * order, so every cache ends exactly as a replay of its own would: results
- * are bit-identical for any thread count (and to the replays before this
- * file, which rebuilt the tokens per alpha).
+ * are bit-identical for any thread count and chunk size (tested).
  */
 #include <pthread.h>
 #include <stdlib.h>
