@@ -55,7 +55,6 @@ typedef struct tun_cfg {
     int threads;               /* replay threads (>= 1) */
     size_t horizon;            /* shadow, bandit: decay horizon in requests (gamma = 1 - 1/horizon); 0: the method's default */
     int stride;                /* shadow: a ghost for every stride-th alpha of the grid (and the last); 1: all; 0: 2 */
-    size_t chunk;              /* requests a replay chunk holds, at most TUN_CHUNK_MAX (0: that); results never depend on it */
     size_t epoch;              /* bandit: requests an arm is played; shadow: requests between leader checks; 0: the method's default */
 } tun_cfg;
 
