@@ -36,7 +36,7 @@ FLOPS_SRC  := flops/fl.c
 CACHE_SRC  := cache/rt.c cache/rt_check.c cache/store.c cache/adm.c cache/evict.c cache/evict_lru.c cache/evict_flop.c cache/evict_sgl.c cache/evict_seglen.c cache/evict_gdsf.c cache/evict_belady.c cache/cache.c cache/cache_walk.c cache/cache_insert.c cache/cache_check.c cache/eng.c cache/eng_sglang.c cache/eng_vllm.c
 TRACES_SRC := traces/tr.c traces/tr_json.c traces/tr_json_line.c traces/tr_load.c traces/tr_gen.c traces/tr_gen_rng.c traces/tr_gen_chat.c traces/tr_gen_agent.c traces/tr_gen_sess.c traces/tr_stats.c traces/tr_pack.c traces/tr_tok.c traces/tr_convert.c traces/tr_conv_dir.c traces/tr_mooncake.c traces/tr_pydumps.c
 TRACES_SRC += traces/tr_chain.c
-TUNER_SRC  := tuner/tun.c
+TUNER_SRC  := tuner/tun.c tuner/tun_ghost.c tuner/tun_shadow.c tuner/tun_bandit.c
 SIM_SRC    := sim/sim.c sim/replay.c sim/otrie.c sim/oracle.c sim/bound.c sim/exec.c sim/des.c sim/ttft.c sim/metrics.c sim/explain.c
 CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)

@@ -56,6 +56,15 @@ static void sim_usage(FILE *f, int replay) {
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
             "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
+            "  --tuner NAME        how marconi moves alpha (default shadow; once with\n"
+            "                      --compat reference, retune with --retune):\n");
+    for (int i = 0; tun_methods[i]; i++) fprintf(f, "                        %-8s %s\n", tun_methods[i]->name, tun_methods[i]->help);
+    fprintf(f,
+            "  --horizon N         shadow, bandit: forget traffic older than about N requests\n"
+            "                      (shadow 50, bandit 500)\n"
+            "  --epoch N           shadow: requests between leader checks (2); bandit:\n"
+            "                      requests an arm plays (20)\n"
+            "  --ghost-stride N    shadow: a ghost for every N-th alpha of the grid (2)\n"
             "  --threads N         tuner threads (default: the cores online)\n"
             "  --block-size N      tokens per block for block admission (32)\n"
             "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"
@@ -149,7 +158,11 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
                 cfg->cache.ev->name, compat ? ", reference quirks" : "");
     fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
     if (flop) {
-        if (r->tunings) {
+        const tun_method *m = cfg->tuner.method ? cfg->tuner.method : cfg->tuner.retune ? &tun_retune : &tun_once;
+        if (r->tunings && r->window < 0) {
+            fprintf(f, "alpha              %g (tuner %s: set %d time%s, first at request %zu)\n", r->final_alpha,
+                    m->name, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0]);
+        } else if (r->tunings) {
             fprintf(f, "alpha              %g (tuned %d time%s, first at request %zu, window %" PRId64 ")\n",
                     r->final_alpha, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0], r->window);
         } else {

@@ -8,7 +8,7 @@
 #include "base/util.h"
 
 enum { SO_TIMING = CLI_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
-       SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP };
+       SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP, SO_TUNER, SO_HORIZON, SO_EPOCH, SO_STRIDE };
 
 static const struct option shared[] = {
     {"timing", required_argument, 0, SO_TIMING},  {"ttft-model", required_argument, 0, SO_TTFT},
@@ -18,6 +18,8 @@ static const struct option shared[] = {
     {"bootstrap", required_argument, 0, SO_BOOT}, {"retune", no_argument, 0, SO_RETUNE},
     {"score-last", required_argument, 0, SO_SCORE}, {"compat", required_argument, 0, SO_COMPAT},
     {"quirks", required_argument, 0, SO_QUIRKS},  {"composition", no_argument, 0, SO_COMP},
+    {"tuner", required_argument, 0, SO_TUNER},    {"horizon", required_argument, 0, SO_HORIZON},
+    {"epoch", required_argument, 0, SO_EPOCH},    {"ghost-stride", required_argument, 0, SO_STRIDE},
     {0, 0, 0, 0}};
 
 void cli_opts_init(cli_opts *o) {
@@ -31,6 +33,9 @@ void cli_opts_init(cli_opts *o) {
     o->buckets = "0,1000,2000,4000,8000,16000,32000,inf";
     o->boot = 5;
     o->score = 500;
+    o->horizon = 0;
+    o->epoch = 0;
+    o->stride = 0;
 }
 
 int cli_opts_table(const struct option *own, struct option *all, size_t cap) {
@@ -74,6 +79,19 @@ int cli_opts_parse(cli_opts *o, int c, const char *arg) {
         if (mu_parse_long(arg, 1, 1000000, &o->boot)) return mu_bad_opt("bootstrap", arg, "is not an integer in [1, 1000000]");
         return 1;
     case SO_RETUNE: o->retune = 1; return 1;
+    case SO_TUNER:
+        if (!(o->tuner = tun_find_method(arg))) return mu_bad_opt("tuner", arg, "is not a tuner (once, retune, shadow, bandit)");
+        return 1;
+    case SO_HORIZON:
+        if (mu_parse_long(arg, 1, 1LL << 40, &o->horizon))
+            return mu_bad_opt("horizon", arg, "is not a request count in [1, 2^40]");
+        return 1;
+    case SO_EPOCH:
+        if (mu_parse_long(arg, 1, 1000000, &o->epoch)) return mu_bad_opt("epoch", arg, "is not an integer in [1, 1000000]");
+        return 1;
+    case SO_STRIDE:
+        if (mu_parse_long(arg, 1, TUN_GRID_MAX, &o->stride)) return mu_bad_opt("ghost-stride", arg, "is not an integer in [1, 256]");
+        return 1;
     case SO_SCORE:
         /* 0 is defined: score over every request replayed so far (the
          * tuner's cache_window_flops(.., 0)), as a count >= the replay's
@@ -105,6 +123,11 @@ int cli_opts_apply(const cli_opts *o, sim_cfg *cfg) {
     cfg->tuner.multiplier = (int)o->boot;
     cfg->tuner.retune = o->retune;
     cfg->tuner.score_last = (size_t)o->score;
+    cfg->tuner.horizon = (size_t)o->horizon;
+    cfg->tuner.epoch = (size_t)o->epoch;
+    cfg->tuner.stride = (int)o->stride;
+    /* the reference tunes once; otherwise the default adaptive method */
+    cfg->tuner.method = o->tuner ? o->tuner : o->retune ? &tun_retune : cli_opts_compat(o) ? &tun_once : CLI_TUNER_DEFAULT;
     if (sim_parse_buckets(o->buckets, cfg))
         return mu_bad_opt("buckets", o->buckets, "is not an increasing list of token counts (e.g. 0,4000,inf)");
     char err[600];

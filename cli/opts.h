@@ -23,7 +23,14 @@ typedef struct cli_opts {
     long long score;     /* --score-last (0: score over every request so far) */
     unsigned quirks;     /* --compat / --quirks: CQ_ bits */
     int composition;     /* --composition */
+    const tun_method *tuner; /* --tuner, or NULL: CLI_TUNER_DEFAULT (once with --compat reference) */
+    long long horizon;   /* --horizon: the shadow's / bandit's decay horizon in requests */
+    long long stride;    /* --ghost-stride: the shadow's ghosts at every stride-th alpha */
+    long long epoch;     /* --epoch: requests between the shadow's leader checks / a bandit arm's play */
 } cli_opts;
+
+/* marconi's tuner when --tuner is not given (and not --compat reference). */
+#define CLI_TUNER_DEFAULT (&tun_shadow)
 
 /* getopt_long ids of the shared options start here: a command's own ids
  * must stay below. */

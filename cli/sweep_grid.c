@@ -360,6 +360,10 @@ uint64_t sw_fingerprint(const sweep *s) {
     h = fnv(h, &b->tuner.multiplier, sizeof b->tuner.multiplier);
     h = fnv(h, &b->tuner.retune, sizeof b->tuner.retune);
     h = fnv(h, &b->tuner.score_last, sizeof b->tuner.score_last);
+    if (b->tuner.method) h = fnv(h, b->tuner.method->name, strlen(b->tuner.method->name));
+    h = fnv(h, &b->tuner.horizon, sizeof b->tuner.horizon);
+    h = fnv(h, &b->tuner.epoch, sizeof b->tuner.epoch);
+    h = fnv(h, &b->tuner.stride, sizeof b->tuner.stride);
     h = fnv(h, &s->composition, sizeof s->composition);
     if (s->bound) h = fnv(h, &s->bound, sizeof s->bound); /* other columns (a grid without keeps its fingerprint) */
     return h;

@@ -31,6 +31,8 @@ done
 c sim_retune       $M sim tune.jsonl --capacity 300MB --retune --bootstrap 2 --score-last 30 --json --threads 3
 c sim_tune_des     $M sim tune.jsonl --capacity 300MB --bootstrap 1 --json --threads 2
 c sim_tune_logical $M sim tune.jsonl --capacity 300MB --bootstrap 1 --timing logical
+c sim_tune_once   $M sim tune.jsonl --capacity 300MB --bootstrap 1 --timing logical --tuner once
+c sim_tune_bandit $M sim tune.jsonl --capacity 300MB --timing logical --tuner bandit --epoch 10 --json --threads 2
 c sim_tune_ref     $M sim tune.jsonl --capacity 300MB --compat reference --json --threads 1
 c sim_chunk        $M sim swe.jsonl --system sglang+ --capacity 1GB --chunk 256 --composition --json
 c sim_a100         $M sim lmsys.jsonl --system vllm+ --capacity 2GB --ttft-model a100 --gpus 2 --mfu 0.4 --tpot 30

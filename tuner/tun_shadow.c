@@ -1,0 +1,146 @@
+/* tun_shadow.c -- shadow caches: follow the leader of the grid.
+ *
+ * Every alpha of the grid runs a ghost cache -- a copy of the real cache
+ * when it was empty, with FLOP-aware eviction at that fixed alpha -- on
+ * the same requests as the real cache (tun_ghost.c, tokens shared):
+ *
+ *   real cache:  r0 r1 ... r63 | r64 ... r127 | ...      alpha = leader
+ *   ghost a:     replays each epoch after its last insert   ^
+ *   score[a] = sum over requests of gamma^age x FLOPs saved |
+ *   leader   = argmax score (ties: the smaller alpha; the  -+
+ *              leader changes only when beaten strictly)
+ *
+ * gamma = 1 - 1/horizon forgets old traffic, so a phase change moves the
+ * leader within about a horizon of requests -- of informative requests:
+ * the clock ticks only on a request where the ghosts saved different
+ * FLOPs, so rare hits (long one-turn prompts) are not forgotten between
+ * one and the next.  A ghost at alpha is exactly
+ * marconi-static at alpha, so the ghosts' totals (t->scores) are the best
+ * static alpha in hindsight.  Costs a replay of the trace per ghost,
+ * spread over cfg.threads threads; cfg.stride > 1 runs every stride-th
+ * alpha of the grid only (and the last), for a fraction of the cost.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "tuner/tun.h"
+
+typedef struct shadow {
+    tun_ghosts g;      /* one ghost per alpha of the grid */
+    int have_g;        /* g was made (at the first lookup) */
+    size_t *pend;      /* requests the real cache finished that the ghosts have not replayed */
+    size_t npend;      /* entries in pend (at most cfg.epoch) */
+    double score[TUN_GRID_MAX]; /* decayed FLOPs saved per ghost */
+    double gamma;      /* decay per request */
+    int leader;        /* ghost whose alpha is in use, or -1 before the first epoch */
+    int gi[TUN_GRID_MAX];    /* ghost k runs grid[gi[k]] */
+    double alpha[TUN_GRID_MAX]; /* the same alphas */
+    int n;             /* ghosts */
+} shadow;
+
+static int shadow_init(tun *t) {
+    shadow *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    if (t->cfg.epoch < 1) t->cfg.epoch = 1;
+    s->pend = malloc(t->cfg.epoch * sizeof *s->pend);
+    if (!s->pend) {
+        free(s);
+        return -1;
+    }
+    s->gamma = t->cfg.horizon ? 1.0 - 1.0 / (double)t->cfg.horizon : 1.0;
+    s->leader = -1;
+    /* every `stride`-th alpha of the grid, the last one always */
+    int stride = t->cfg.stride > 0 ? t->cfg.stride : 1;
+    for (int g = 0; g < t->cfg.ngrid; g += stride) s->gi[s->n++] = g;
+    if (s->n && s->gi[s->n - 1] != t->cfg.ngrid - 1) s->gi[s->n++] = t->cfg.ngrid - 1;
+    for (int k = 0; k < s->n; k++) s->alpha[k] = t->cfg.grid[s->gi[k]];
+    t->priv = s;
+    return 0;
+}
+
+static void shadow_free(tun *t) {
+    shadow *s = t->priv;
+    if (!s) return;
+    if (s->have_g) tun_ghosts_free(&s->g);
+    free(s->pend);
+    free(s);
+    t->priv = NULL;
+}
+
+static int shadow_before_lookup(tun *t, cache *c, size_t req) {
+    shadow *s = t->priv;
+    (void)req;
+    if (s->have_g || c->st.requests != 0) return 0;
+    double t0 = mu_now();
+    int rc = tun_ghosts_init(&s->g, c, s->alpha, s->n, t->cfg.threads, t->cfg.epoch, &t->src);
+    t->seconds += mu_now() - t0;
+    if (rc) {
+        t->oom = 1;
+        return -1;
+    }
+    s->have_g = 1;
+    return 0;
+}
+
+/* Replay the pending requests on the ghosts and update the scores. */
+static int shadow_catch_up(tun *t, shadow *s) {
+    int n = s->g.n;
+    for (size_t done = 0; done < s->npend;) {
+        long k = tun_ghosts_step(&s->g, s->pend + done, s->npend - done);
+        if (k < 0) return -1;
+        for (long q = 0; q < k; q++) {
+            /* the clock ticks only on requests where the ghosts differ:
+             * one where every alpha saved the same says nothing about
+             * which is better, and sparse hits (long one-turn prompts)
+             * would otherwise be forgotten before the next one */
+            int differ = 0;
+            for (int a = 1; a < n && !differ; a++) differ = s->g.saved[(size_t)a * s->g.req_cap + q] != s->g.saved[q];
+            for (int a = 0; a < n; a++) {
+                fl_i128 v = s->g.saved[(size_t)a * s->g.req_cap + q];
+                t->scores[s->gi[a]] += v;
+                if (differ) s->score[a] = s->score[a] * s->gamma + (double)v;
+            }
+        }
+        done += (size_t)k;
+    }
+    s->npend = 0;
+    return 0;
+}
+
+static int shadow_after_insert(tun *t, cache *c, size_t req) {
+    shadow *s = t->priv;
+    if (!s->have_g) return 0;
+    s->pend[s->npend++] = req;
+    if (s->npend < t->cfg.epoch) return 0;
+    double t0 = mu_now();
+    int rc = shadow_catch_up(t, s);
+    t->seconds += mu_now() - t0;
+    if (rc) {
+        t->oom = 1;
+        return -1;
+    }
+    int best = 0; /* the first of the highest */
+    for (int a = 1; a < s->g.n; a++)
+        if (s->score[a] > s->score[best]) best = a;
+    if (s->leader < 0 || s->score[best] > s->score[s->leader]) {
+        s->leader = best;
+        if (c->alpha != s->alpha[best] || t->tunings == 0) tun_record(t, s->alpha[best], req);
+        c->alpha = s->alpha[best];
+    }
+    return 0;
+}
+
+const tun_method tun_shadow = {
+    .name = "shadow",
+    .help = "a ghost cache per alpha on the same requests; follow the decayed leader",
+    /* chosen over the suite (results/README.md, "Regret"): a short
+     * memory follows the traffic; stride 2 halves the cost and lost
+     * nothing there */
+    .horizon = 50,
+    .epoch = 2,
+    .init = shadow_init,
+    .free = shadow_free,
+    .before_lookup = shadow_before_lookup,
+    .after_insert = shadow_after_insert,
+};
