@@ -101,8 +101,16 @@ static void cand_remove(cache *c, rt_node *n) {
     cand_sift(c, i);
 }
 
+int cache_is_candidate(const cache *c, const rt_node *n) {
+    /* split eviction: a state can go from any node; a leaf always holds one
+     * (a stateless leaf is tidied away), so the KV list, the unlocked
+     * leaves, is part of this set */
+    if (c->cfg.evict_split) return n->state != RT_NO_STATE;
+    return c->cfg.ev->is_candidate(c, n);
+}
+
 void cache_cand_update(cache *c, rt_node *n) {
-    int want = n != c->t.root && n->lock == 0 && c->cfg.ev->is_candidate(c, n);
+    int want = n != c->t.root && n->lock == 0 && cache_is_candidate(c, n);
     if (want && n->pol.cidx < 0) {
         if (c->ncand == c->cand_cap) {
             size_t nc = c->cand_cap ? c->cand_cap * 2 : 256;
@@ -189,6 +197,15 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (cfg->capacity < (double)state_bytes) {
         snprintf(err, errlen, "a capacity of %.0f bytes holds no SSM checkpoint (%" PRId64 " bytes for %s)",
                  cfg->capacity, state_bytes, cfg->model.name);
+        return -1;
+    }
+    if (cfg->evict_split && (cfg->eng || cfg->adm->layout != RT_RADIX || cfg->quirks)) {
+        snprintf(err, errlen, "split eviction needs a radix admission (judicious, leaf), no engine and no "
+                              "reference quirks: %s",
+                 cfg->eng ? "the engines evict by their own rules (sglang:* keeps tombstones already)"
+                 : cfg->adm->layout != RT_RADIX ? "block admission frees a block's KV and state together, as "
+                                                  "vLLM's one page per block does"
+                                                : "the reference simulator has no tombstones");
         return -1;
     }
     if (cfg->adm->layout == RT_BLOCK && !cfg->eng && cfg->block_size == 0) { /* an engine derives its own */
@@ -345,7 +362,7 @@ void cache_note_evict_call(cache *c) {
 
 int64_t cache_evict_node(cache *c, rt_node *n) {
     assert(n && n != c->t.root && n->lock == 0);
-    assert(n->nchild == 0 || (n->nchild == 1 && n->state != RT_NO_STATE));
+    assert(n->nchild == 0 || (n->state != RT_NO_STATE && (n->nchild == 1 || c->cfg.evict_split)));
     int64_t freed;
     if (c->cfg.obs && n->state != RT_NO_STATE) c->cfg.obs->evicted(c->cfg.obs->ctx, c, n, n->nchild ? CACHE_OBS_INNER : CACHE_OBS_LEAF);
     if (n->nchild == 0) {
@@ -358,7 +375,7 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
     } else {
         freed = c->state_bytes;
         cache_retire(c, n, 0);
-        if (c->t.layout == RT_RADIX) {
+        if (c->t.layout == RT_RADIX && n->nchild == 1) {
             if (!rt_merge_into_child(&c->t, n)) {
                 c->oom = 1;
                 return 0;

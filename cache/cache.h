@@ -172,6 +172,10 @@ typedef struct cache_cfg {
     uint32_t block_size;      /* tokens per block (RT_BLOCK layout) */
     const adm_policy *adm;    /* admission */
     const evict_policy *ev;   /* eviction */
+    int evict_split;          /* 1: SSM states and KV evicted apart (tombstones, docs/cache.md
+                                 "Split eviction"): any unlocked node with a state is a
+                                 candidate; an inner one loses its state and keeps its KV.
+                                 Radix layouts only, no engine, no quirks; 0 (default): joint */
     double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
     double seglen_weight;     /* seglen eviction: weight of the replay length against recency,
                                  in [0, 1] (0: recency alone; sim_default_cfg sets 0.85) */
@@ -413,14 +417,19 @@ const cache_engine *cache_eng_find(const char *name);
 
 /* Re-evaluate n's candidacy (after its children, state or lock changed). */
 void cache_cand_update(cache *c, rt_node *n);
+/* Is n (not the root, unlocked) an eviction candidate: the policy's
+ * is_candidate, or with cfg.evict_split any node holding a state. */
+int cache_is_candidate(const cache *c, const rt_node *n);
 /* Candidate heap: the top, and restore order after n's key changed. */
 rt_node *cache_cand_top(const cache *c);
 void cache_cand_fix(cache *c, rt_node *n);
 /* Drop n from the cache: a leaf is removed; a node with one child loses
- * its state (radix: merged into the child).  n is not the root, not
- * locked, and is a leaf or a node with one child and a state (what the
- * policies' is_candidate allows).  Returns the exact bytes freed (0 with
- * c->oom set if a merge ran out of memory). */
+ * its state (radix: merged into the child); with cfg.evict_split a node
+ * with more children loses its state and stays, a tombstone with its KV.
+ * n is not the root, not locked, and is a leaf or a node with a state and
+ * one child (any number with evict_split: what cache_is_candidate
+ * allows).  Returns the exact bytes freed (0 with c->oom set if a merge
+ * ran out of memory). */
 int64_t cache_evict_node(cache *c, rt_node *n);
 /* Count the first eviction call (for the tuner's window). */
 void cache_note_evict_call(cache *c);

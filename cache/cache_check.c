@@ -45,7 +45,7 @@ typedef struct chk {
 static int check_node(rt_node *n, void *arg) {
     chk *k = arg;
     const cache *c = k->c;
-    int want = n->lock == 0 && c->cfg.ev->is_candidate(c, n);
+    int want = n->lock == 0 && cache_is_candidate(c, n);
     if (want != (n->pol.cidx >= 0)) {
         snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate %d but in the set %d", n->id, want,
                  n->pol.cidx >= 0);

@@ -53,6 +53,9 @@ static void sim_usage(FILE *f, int replay) {
             "                      starting value (marconi); default 0\n"
             "  --seglen-weight W   seglen eviction: weight of the replay length against\n"
             "                      recency, in [0, 1] (0.85)\n"
+            "  --evict-split       evict SSM states and KV apart (tombstones): any unlocked\n"
+            "                      node's state may go in the policy's order, an inner one\n"
+            "                      keeps its KV; radix admissions only (docs/cache.md)\n"
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
             "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
@@ -138,8 +141,8 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
         fprintf(f, "system             %s (the engine's own rules: docs/engine-%s.md)\n", cfg->system,
                 cfg->cache.eng->layout == RT_RADIX ? "sglang" : "vllm");
     else
-        fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
-                cfg->cache.ev->name, compat ? ", reference quirks" : "");
+        fprintf(f, "system             %s (admission %s, eviction %s%s%s)\n", cfg->system, cfg->cache.adm->name,
+                cfg->cache.ev->name, cfg->cache.evict_split ? " split" : "", compat ? ", reference quirks" : "");
     fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
     if (flop) {
         if (r->tunings) {
@@ -210,7 +213,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 /* marconi sim, or marconi replay (the executor backend by default). */
 static int sim_main(int argc, char **argv, int replay) {
     const char *cmd = replay ? "replay" : "sim";
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW };
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW, O_SPLIT };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
@@ -219,6 +222,7 @@ static int sim_main(int argc, char **argv, int replay) {
         {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {"seglen-weight", required_argument, 0, O_SEGW},
+        {"evict-split", no_argument, 0, O_SPLIT},
         {0, 0, 0, 0}};
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
@@ -234,7 +238,7 @@ static int sim_main(int argc, char **argv, int replay) {
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
     double capacity = -1, alpha = 0, seglen_weight = 0.85;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
-    int json = 0, check = 0, c, handled;
+    int json = 0, check = 0, split = 0, c, handled;
     if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
@@ -290,6 +294,7 @@ static int sim_main(int argc, char **argv, int replay) {
         case O_MODELF: model_file = optarg; break;
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
+        case O_SPLIT: split = 1; break;
         default:
             return cli_bad_option(cmd, c, argv);
         }
@@ -341,6 +346,7 @@ static int sim_main(int argc, char **argv, int replay) {
     if (ev) cfg.cache.ev = evict_find(ev);
     cfg.cache.alpha = alpha;
     cfg.cache.seglen_weight = seglen_weight;
+    cfg.cache.evict_split = split;
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
