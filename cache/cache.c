@@ -170,6 +170,18 @@ int64_t cache_cfg_kv_bytes(const cache_cfg *cfg) {
                                           : fl_kv_bytes_per_token(m);
 }
 
+int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen) {
+    if (!cfg->evict_split) return 0;
+    const char *why = cfg->eng                        ? "the engines evict by their own rules (sglang:* keeps tombstones already)"
+                      : cfg->adm->layout != RT_RADIX ? "block admission frees a block's KV and state together, as vLLM's "
+                                                       "one page per block does"
+                      : cfg->quirks                  ? "the reference simulator has no tombstones (no quirks)"
+                                                     : NULL;
+    if (!why) return 0;
+    snprintf(err, errlen, "split eviction needs a radix admission (judicious, leaf): %s", why);
+    return -1;
+}
+
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (!cfg->adm || !cfg->ev) {
         snprintf(err, errlen, "no admission or eviction policy");
@@ -199,15 +211,7 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
                  cfg->capacity, state_bytes, cfg->model.name);
         return -1;
     }
-    if (cfg->evict_split && (cfg->eng || cfg->adm->layout != RT_RADIX || cfg->quirks)) {
-        snprintf(err, errlen, "split eviction needs a radix admission (judicious, leaf), no engine and no "
-                              "reference quirks: %s",
-                 cfg->eng ? "the engines evict by their own rules (sglang:* keeps tombstones already)"
-                 : cfg->adm->layout != RT_RADIX ? "block admission frees a block's KV and state together, as "
-                                                  "vLLM's one page per block does"
-                                                : "the reference simulator has no tombstones");
-        return -1;
-    }
+    if (cache_cfg_check_split(cfg, err, errlen)) return -1;
     if (cfg->adm->layout == RT_BLOCK && !cfg->eng && cfg->block_size == 0) { /* an engine derives its own */
         snprintf(err, errlen, "the block size must be at least 1 token");
         return -1;
@@ -380,7 +384,8 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
                 c->oom = 1;
                 return 0;
             }
-        } else {
+        } else { /* block layout, or a tombstone (evict_split): the KV stays */
+            c->st.evicted_tombs += n->nchild > 1;
             rt_drop_state(&c->t, n);
         }
         c->st.evicted_inner++;

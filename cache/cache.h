@@ -203,6 +203,8 @@ typedef struct cache_stats {
     uint64_t evict_calls;     /* times eviction ran */
     uint64_t evicted_leaves;  /* leaves removed */
     uint64_t evicted_inner;   /* states of intermediate nodes dropped */
+    uint64_t evicted_tombs;   /* ... of them from nodes with several children, which stay as
+                                 tombstones holding their KV (evict_split only) */
     uint64_t evicted_bytes;   /* bytes freed, exact */
     uint64_t oversize;        /* inserts that did not fit even after evicting everything evictable */
     uint64_t blocked;         /* inserts skipped: they would fit, but other requests pinned the rest */
@@ -309,6 +311,9 @@ struct cache {
  * SSM checkpoint (...)").  The one place a configuration is validated:
  * cache_init calls it, and so do the commands before loading a trace. */
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen);
+/* The part of it about cfg->evict_split (0 when off): a radix admission,
+ * no engine, no quirks.  Returns 0, or -1 with err set. */
+int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen);
 /* Set up an empty cache.  Returns 0, or -1 with a message in err (what
  * cache_cfg_check rejects, or out of memory). */
 int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen);

@@ -167,6 +167,9 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
             (double)r->st.saved.attn, (double)r->st.saved.mlp, (double)r->st.saved.ssm);
     fprintf(f, "evictions          %" PRIu64 " calls: %" PRIu64 " leaves, %" PRIu64 " intermediate states\n",
             r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner);
+    if (cfg->cache.evict_split)
+        fprintf(f, "tombstones         %" PRIu64 " states dropped from nodes with several children (KV kept)\n",
+                r->st.evicted_tombs);
     if (r->st.oversize) fprintf(f, "oversize requests  %" PRIu64 " (did not fit even in an emptied cache)\n", r->st.oversize);
     fprintf(f, "cache at the end   %" PRIu64 " KV tokens, %" PRIu64 " SSM states, %.3g GB\n", r->kv_tokens,
             r->ssm_states, (double)r->bytes / 1e9);
@@ -363,6 +366,10 @@ static int sim_main(int argc, char **argv, int replay) {
     if (from_pools)
         cfg.cache.capacity = (double)live.exec.kv_slots * (double)cache_cfg_kv_bytes(&cfg.cache) +
                              (double)live.exec.state_slots * (double)cache_cfg_state_bytes(&cfg.cache);
+    if (cache_cfg_check_split(&cfg.cache, err, sizeof err) != 0) {
+        rc = mu_err(MU_EXIT_USAGE, "--evict-split: %s", err);
+        goto out;
+    }
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;

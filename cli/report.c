@@ -249,6 +249,10 @@ void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_r
     cli_row_uint(row, "evict_calls", r->st.evict_calls);
     cli_row_uint(row, "evicted_leaves", r->st.evicted_leaves);
     cli_row_uint(row, "evicted_intermediate", r->st.evicted_inner);
+    if (cc->evict_split) { /* split rows only */
+        cli_row_raw(row, "evict_split", "true");
+        cli_row_uint(row, "evicted_tombstones", r->st.evicted_tombs);
+    }
     cli_row_uint(row, "evicted_bytes", r->st.evicted_bytes);
     cli_row_uint(row, "oversize_requests", r->st.oversize);
     cli_row_uint(row, "blocked_requests", r->st.blocked);
