@@ -132,7 +132,17 @@ void cache_cand_update(cache *c, rt_node *n) {
     }
 }
 
-rt_node *cache_cand_top(const cache *c) { return c->ncand ? c->cand[0] : NULL; }
+int cache_cand_allowed(const cache *c, const rt_node *n) { return !c->kv_only || n->nchild == 0; }
+
+rt_node *cache_cand_top(const cache *c) {
+    if (!c->kv_only) return c->ncand ? c->cand[0] : NULL;
+    rt_node *best = NULL; /* the KV pool's turn: the first leaf in the heap's order */
+    for (size_t i = 0; i < c->ncand; i++) {
+        rt_node *x = c->cand[i];
+        if (x->nchild == 0 && (!best || c->cfg.ev->before(c, x, best))) best = x;
+    }
+    return best;
+}
 
 void cache_cand_fix(cache *c, rt_node *n) {
     if (n->pol.cidx >= 0) cand_sift(c, (size_t)n->pol.cidx);
@@ -171,7 +181,20 @@ int64_t cache_cfg_kv_bytes(const cache_cfg *cfg) {
 }
 
 int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen) {
+    int pools = cfg->kv_capacity != 0 || cfg->state_capacity != 0;
+    if (pools && !cfg->evict_split) {
+        snprintf(err, errlen, "two pools (a KV and a state capacity) need split eviction");
+        return -1;
+    }
     if (!cfg->evict_split) return 0;
+    if (pools && (!(cfg->kv_capacity > 0) || !isfinite(cfg->kv_capacity) || !isfinite(cfg->state_capacity) ||
+                  !(cfg->state_capacity >= (double)cache_cfg_state_bytes(cfg)))) {
+        snprintf(err, errlen,
+                 "the two pools need a positive KV capacity and a state capacity of at least one SSM "
+                 "checkpoint (%" PRId64 " bytes for %s)",
+                 cache_cfg_state_bytes(cfg), cfg->model.name);
+        return -1;
+    }
     const char *why = cfg->eng                        ? "the engines evict by their own rules (sglang:* keeps tombstones already)"
                       : cfg->adm->layout != RT_RADIX ? "block admission frees a block's KV and state together, as vLLM's "
                                                        "one page per block does"

@@ -176,6 +176,9 @@ typedef struct cache_cfg {
                                  "Split eviction"): any unlocked node with a state is a
                                  candidate; an inner one loses its state and keeps its KV.
                                  Radix layouts only, no engine, no quirks; 0 (default): joint */
+    double kv_capacity;       /* split eviction with two pools (SGLang's KV and mamba pools):
+                                 bytes the KV may hold; 0 (default): one budget, capacity */
+    double state_capacity;    /* ... bytes the SSM states may hold; set both or neither */
     double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
     double seglen_weight;     /* seglen eviction: weight of the replay length against recency,
                                  in [0, 1] (0: recency alone; sim_default_cfg sets 0.85) */
@@ -299,6 +302,8 @@ struct cache {
                                  `priority` eviction policy; set by the caller (0: traces carry
                                  none, and the simulator leaves it 0) */
     double gdsf_L;            /* GDSF's inflation value L: the H of the last victim (evict_gdsf.c) */
+    int kv_only;              /* split eviction, two pools: the KV pool is over, so only leaves
+                                 may be chosen now (cache_cand_allowed); set around ev->evict */
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;
@@ -312,7 +317,9 @@ struct cache {
  * cache_init calls it, and so do the commands before loading a trace. */
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen);
 /* The part of it about cfg->evict_split (0 when off): a radix admission,
- * no engine, no quirks.  Returns 0, or -1 with err set. */
+ * no engine, no quirks; two pools both or neither, each finite, the state
+ * pool holding at least one state (pools without evict_split are refused).
+ * Returns 0, or -1 with err set. */
 int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen);
 /* Set up an empty cache.  Returns 0, or -1 with a message in err (what
  * cache_cfg_check rejects, or out of memory). */
@@ -425,7 +432,11 @@ void cache_cand_update(cache *c, rt_node *n);
 /* Is n (not the root, unlocked) an eviction candidate: the policy's
  * is_candidate, or with cfg.evict_split any node holding a state. */
 int cache_is_candidate(const cache *c, const rt_node *n);
-/* Candidate heap: the top, and restore order after n's key changed. */
+/* May candidate n be chosen by the eviction running now?  1, except while
+ * c->kv_only, when only leaves may (the policies skip the others). */
+int cache_cand_allowed(const cache *c, const rt_node *n);
+/* Candidate heap: the top (while c->kv_only: the first leaf in the
+ * policy's order, a scan), and restore order after n's key changed. */
 rt_node *cache_cand_top(const cache *c);
 void cache_cand_fix(cache *c, rt_node *n);
 /* Drop n from the cache: a leaf is removed; a node with one child loses

@@ -97,6 +97,19 @@ int cache_check(const cache *c, char *err, size_t errlen) {
         snprintf(err, errlen, "%" PRId64 " inserts added other bytes than predicted", c->acct_miss);
         return -1;
     }
+    /* two pools: each holds what it may, unless an insert was larger than
+     * its pool (oversize: inserted anyway, as with one budget) */
+    if (c->cfg.state_capacity > 0 && !c->st.oversize &&
+        ((double)((int64_t)c->t.states * c->state_bytes) > c->cfg.state_capacity ||
+         (double)((int64_t)c->t.kv_tokens * c->kv_bytes) > c->cfg.kv_capacity)) {
+        snprintf(err, errlen, "the pools hold %" PRIu64 " states and %" PRIu64 " KV tokens, over their capacities",
+                 c->t.states, c->t.kv_tokens);
+        return -1;
+    }
+    if (c->kv_only) {
+        snprintf(err, errlen, "kv_only left set after an eviction");
+        return -1;
+    }
     if (c->t.root->pol.cidx >= 0) {
         snprintf(err, errlen, "the root is an eviction candidate");
         return -1;

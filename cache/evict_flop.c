@@ -71,20 +71,25 @@ static double flop_evict(cache *c, double need) {
             }
         }
         double rmin = 0, rmax = 0, emin = 0, emax = 0;
+        size_t m = 0; /* candidates that may be chosen now (all but while c->kv_only) */
         for (size_t i = 0; i < n; i++) {
             rt_node *x = c->cand[i];
+            if (!cache_cand_allowed(c, x)) continue;
             rec[i] = 1.0 / (double)(c->now - x->ts);
             eff[i] = efficiency(c, x);
-            if (i == 0 || rec[i] < rmin) rmin = rec[i];
-            if (i == 0 || rec[i] > rmax) rmax = rec[i];
-            if (i == 0 || eff[i] < emin) emin = eff[i];
-            if (i == 0 || eff[i] > emax) emax = eff[i];
+            if (m == 0 || rec[i] < rmin) rmin = rec[i];
+            if (m == 0 || rec[i] > rmax) rmax = rec[i];
+            if (m == 0 || eff[i] < emin) emin = eff[i];
+            if (m == 0 || eff[i] > emax) emax = eff[i];
+            m++;
         }
+        if (m == 0) break;
         /* _normalize(): a constant list (or a single value) maps to 1 */
-        int rconst = n <= 1 || rmin == rmax, econst = n <= 1 || emin == emax;
+        int rconst = m <= 1 || rmin == rmax, econst = m <= 1 || emin == emax;
         rt_node *victim = NULL;
         double best = 0;
         for (size_t i = 0; i < n; i++) {
+            if (!cache_cand_allowed(c, c->cand[i])) continue;
             double nr = rconst ? 1.0 : (rec[i] - rmin) / (rmax - rmin);
             double ne = econst ? 1.0 : (eff[i] - emin) / (emax - emin);
             double s = c->alpha * ne + nr;

@@ -252,6 +252,10 @@ void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_r
     if (cc->evict_split) { /* split rows only */
         cli_row_raw(row, "evict_split", "true");
         cli_row_uint(row, "evicted_tombstones", r->st.evicted_tombs);
+        if (cc->state_capacity > 0) {
+            cli_row_num(row, "kv_capacity", cc->kv_capacity);
+            cli_row_num(row, "state_capacity", cc->state_capacity);
+        }
     }
     cli_row_uint(row, "evicted_bytes", r->st.evicted_bytes);
     cli_row_uint(row, "oversize_requests", r->st.oversize);

@@ -3,8 +3,11 @@
  *
  *   - a crafted trace where split and joint eviction keep different
  *     things, worked out by hand below, with exact byte totals;
- *   - every eviction policy x {judicious, leaf} x {logical, DES} on
- *     generated traces, cache_check after every request;
+ *   - two pools (a KV and a state capacity): which pool is over decides
+ *     between the policy's first state and its first leaf (by hand);
+ *   - every eviction policy x {judicious, leaf} x {logical, DES}, one
+ *     budget and two pools, on generated traces, cache_check after every
+ *     request (it checks the pools' bounds too);
  *   - the policies whose order never prefers an inner node (lru, lfu,
  *     slru, priority) give exactly the joint results;
  *   - determinism, the refused configurations, the command line.
@@ -163,6 +166,51 @@ static void crafted(const evict_policy *ev) {
 static void test_crafted_flop(void **state) { crafted(&evict_flop); }
 static void test_crafted_seglen(void **state) { crafted(&evict_seglen); }
 
+/* Two pools (cache_cfg.kv_capacity, state_capacity): the same requests as
+ * crafted()'s first four (P*, A*, B* after them: 3 states, 30 tokens;
+ * ts(P) < ts(B) < ts(A)), then C and D (no probes in between: a probe
+ * refreshes), flop at alpha 0.
+ *   state pool 3 states, KV pool 1000 tokens: C needs a 4th state, the
+ *     state pool's turn: the policy's first of all stateful nodes, P (the
+ *     oldest), becomes a tombstone; C fits.  D: the same again; now the
+ *     oldest state is B's (P has none): B goes whole and the tombstone P,
+ *     left with one child, merges into it: [P A]*, C, D.  PB hits 0.
+ *   state pool 100 states, KV pool 40 tokens: C makes 40 tokens, it fits;
+ *     D would make 50: the KV pool's turn, leaves only: B (ts 3) goes
+ *     before A (4) and C (5), although P is older; P keeps its state and
+ *     its one child A: P*, A*, C, D.  PB hits 10 (P's state).
+ */
+static void test_two_pools(void **state) {
+    for (int tight_kv = 0; tight_kv < 2; tight_kv++) {
+        cache_cfg cfg;
+        cfg_for(&cfg, &evict_flop, 1, 1e15);
+        cfg.state_capacity = (double)((tight_kv ? 100 : 3) * S);
+        cfg.kv_capacity = (double)((tight_kv ? 40 : 1000) * K);
+        cache c;
+        assert_int_equal(cache_init(&c, &cfg, err, sizeof err), 0);
+        req(&c, "PA");
+        req(&c, "PB");
+        assert_int_equal(req(&c, "PB"), 20);
+        assert_int_equal(req(&c, "PA"), 20);
+        assert_int_equal(c.st.evict_calls, 0);
+        assert_int_equal(req(&c, "C"), 0);
+        assert_int_equal(c.st.evict_calls, tight_kv ? 0 : 1);
+        assert_int_equal(c.st.evicted_tombs, tight_kv ? 0 : 1);
+        assert_int_equal(c.t.states, tight_kv ? 4 : 3);
+        assert_int_equal(c.t.kv_tokens, 40);
+        assert_int_equal(req(&c, "D"), 0);
+        assert_int_equal(c.st.evicted_leaves, 1); /* B, whole */
+        assert_int_equal(c.st.evicted_inner, tight_kv ? 0 : 1);
+        assert_int_equal(c.t.nodes, tight_kv ? 4 : 3); /* P*, A*, C*, D* or [P A]*, C*, D* */
+        assert_int_equal(c.t.states, tight_kv ? 4 : 3);
+        assert_int_equal(c.t.kv_tokens, 40);
+        assert_int_equal(probe(&c, "PB"), tight_kv ? 10 : 0);
+        assert_int_equal(probe(&c, "PA"), 20);
+        assert_int_equal(c.st.oversize, 0);
+        cache_free(&c);
+    }
+}
+
 /* A tombstone with children is never a hit, and its KV leaves only with its
  * last descendant: with everything unpinned, evicting every state empties
  * the tree (leaves cascade into the tombstones above them). */
@@ -222,9 +270,9 @@ static void test_every_policy(void **state) {
         for (int e = 0; evict_policies[e]; e++)
             for (size_t a = 0; a < 2; a++)
                 for (size_t m = 0; m < 2; m++)
-                    for (size_t k = 0; k < 2; k++) {
+                    for (size_t k = 0; k < 4; k++) {
                         sim_cfg sc;
-                        assert_int_equal(sim_default_cfg(&sc, "sglang+", caps[k]), 0);
+                        assert_int_equal(sim_default_cfg(&sc, "sglang+", caps[k % 2]), 0);
                         sc.cache.adm = adms[a];
                         sc.cache.ev = evict_policies[e];
                         sc.cache.alpha = 0.5;
@@ -233,6 +281,11 @@ static void test_every_policy(void **state) {
                         sc.check = 1; /* cache_check after every request */
                         if (sim_run(&tr, &sc, joint, err, sizeof err)) fail_msg("%s joint: %s", specs[s], err);
                         sc.cache.evict_split = 1;
+                        if (k >= 2) { /* two pools: k 2 a tight state pool, k 3 a tight KV pool */
+                            sc.cache.state_capacity = (double)((k == 2 ? 3 : 40) * S);
+                            sc.cache.kv_capacity = (double)((k == 2 ? 20000 : 1500) * K);
+                            sc.cache.capacity = sc.cache.state_capacity + sc.cache.kv_capacity;
+                        }
                         if (sim_run(&tr, &sc, r, err, sizeof err))
                             fail_msg("%s %s %s timing %d split: %s", specs[s], adms[a]->name, evict_policies[e]->name,
                                      timings[m], err);
@@ -240,9 +293,9 @@ static void test_every_policy(void **state) {
                         assert_int_equal(r->st.requests, tr.n);
                         assert_true(r->st.hit_tokens <= r->st.input_tokens);
                         assert_true(r->st.evicted_tombs <= r->st.evicted_inner);
-                        if (k == 0) assert_true(r->st.evict_calls > 0); /* the small cache evicts */
+                        if (k != 1) assert_true(r->st.evict_calls > 0); /* the small caches evict */
                         tombs += r->st.evicted_tombs;
-                        if (leaf_first(evict_policies[e])) {
+                        if (k < 2 && leaf_first(evict_policies[e])) {
                             if (r->st.hit_tokens != joint->st.hit_tokens || r->st.evicted_leaves != joint->st.evicted_leaves ||
                                 r->st.evicted_inner != joint->st.evicted_inner)
                                 fail_msg("%s %s %s: split differs from joint (hits %llu vs %llu)", specs[s],
@@ -254,7 +307,7 @@ static void test_every_policy(void **state) {
                     }
         tr_free(&tr);
     }
-    assert_int_equal(runs, 3 * 10 * 2 * 2 * 2);
+    assert_int_equal(runs, 3 * 10 * 2 * 2 * 4);
     assert_true(tombs > 0); /* some policy did leave tombstones */
     free(r);
     free(joint);
@@ -310,6 +363,17 @@ static void test_refused(void **state) {
     assert_non_null(strstr(err, "engines"));
     cache c;
     assert_int_equal(cache_init(&c, &cfg, err, sizeof err), -1);
+    cfg.eng = NULL;
+    cfg.kv_capacity = 1e9;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), -1); /* one pool only */
+    assert_non_null(strstr(err, "state capacity of at least one SSM checkpoint"));
+    cfg.state_capacity = (double)S - 1;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), -1);
+    cfg.state_capacity = (double)S;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), 0);
+    cfg.evict_split = 0;
+    assert_int_equal(cache_cfg_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "need split eviction"));
 }
 
 static void test_cli(void **state) {
@@ -331,14 +395,34 @@ static void test_cli(void **state) {
     assert_non_null(strstr(th_err, "--evict-split: split eviction needs a radix admission"));
     assert_int_equal(th_run(cmd_sim, "sim", tr, "--capacity", "1e12", "--evict-split", "--compat", "reference", NULL), 2);
     assert_non_null(strstr(th_err, "--evict-split:"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--kv-capacity", "2GB", "--state-capacity", "1GB",
+                            "--timing", "logical", NULL),
+                     0);
+    assert_non_null(strstr(th_out, "capacity 3 GB: KV pool 2 GB, state pool 1 GB"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--kv-capacity", "2GB", "--state-capacity", "1GB",
+                            "--json", NULL),
+                     0);
+    assert_non_null(strstr(th_out, "\"state_capacity\": 1000000000"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--kv-capacity", "2GB", NULL), 2);
+    assert_non_null(strstr(th_err, "give both (two pools) or neither"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--kv-capacity", "2GB", "--state-capacity", "1GB", NULL), 2);
+    assert_non_null(strstr(th_err, "need --evict-split"));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--capacity", "3GB", "--kv-capacity", "2GB",
+                            "--state-capacity", "1GB", NULL),
+                     2);
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--kv-capacity", "2GB", "--state-capacity", "1e3", NULL), 2);
+    assert_non_null(strstr(th_err, "--evict-split: "));
+    assert_int_equal(th_run(cmd_sim, "sim", tr, "--evict-split", "--kv-capacity", "-1", "--state-capacity", "1GB", NULL), 2);
     assert_int_equal(th_run(cmd_sim, "sim", "--help", NULL), 0);
     assert_non_null(strstr(th_out, "--evict-split"));
+    assert_non_null(strstr(th_out, "--kv-capacity BYTES, --state-capacity BYTES"));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crafted_flop),
         cmocka_unit_test(test_crafted_seglen),
+        cmocka_unit_test(test_two_pools),
         cmocka_unit_test(test_tombstones_drain),
         cmocka_unit_test(test_every_policy),
         cmocka_unit_test(test_deterministic),
