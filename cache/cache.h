@@ -82,7 +82,9 @@ typedef struct adm_policy {
 typedef struct evict_policy {
     const char *name;    /* "lru", "flop", ... */
     const char *help;    /* one line for --help */
-    /* Whether n (not the root, not locked) can be chosen for eviction. */
+    /* Whether n (not the root, not locked) can be chosen for eviction
+     * (with cfg.evict_split the cache's own rule replaces it: any node
+     * holding a state, cache_is_candidate). */
     int (*is_candidate)(const cache *c, const rt_node *n);
     /* Heap order of the candidate array (a before b), or NULL for none. */
     int (*before)(const cache *c, const rt_node *a, const rt_node *b);
@@ -92,8 +94,9 @@ typedef struct evict_policy {
     /* Refresh every node an insert walks through (1), or none (0). */
     int touch_insert_path;
     /* Free at least `need` bytes if it can (need is a double: the reference
-     * compares against float arithmetic).  Returns the bytes it counted as
-     * freed. */
+     * compares against float arithmetic), choosing only candidates that
+     * cache_cand_allowed accepts (cache_cand_top does).  Returns the bytes
+     * it counted as freed. */
     double (*evict)(cache *c, double need);
     /* The optional hooks below may be NULL (lru and flop set none). */
     /* A lookup matched full[0..n_full) whole (root first, as touch gets
