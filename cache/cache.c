@@ -101,8 +101,16 @@ static void cand_remove(cache *c, rt_node *n) {
     cand_sift(c, i);
 }
 
+int cache_is_candidate(const cache *c, const rt_node *n) {
+    /* split eviction: a state can go from any node; a leaf always holds one
+     * (a stateless leaf is tidied away), so the KV list, the unlocked
+     * leaves, is part of this set */
+    if (c->cfg.evict_split) return n->state != RT_NO_STATE;
+    return c->cfg.ev->is_candidate(c, n);
+}
+
 void cache_cand_update(cache *c, rt_node *n) {
-    int want = n != c->t.root && n->lock == 0 && c->cfg.ev->is_candidate(c, n);
+    int want = n != c->t.root && n->lock == 0 && cache_is_candidate(c, n);
     if (want && n->pol.cidx < 0) {
         if (c->ncand == c->cand_cap) {
             size_t nc = c->cand_cap ? c->cand_cap * 2 : 256;
@@ -124,7 +132,17 @@ void cache_cand_update(cache *c, rt_node *n) {
     }
 }
 
-rt_node *cache_cand_top(const cache *c) { return c->ncand ? c->cand[0] : NULL; }
+int cache_cand_allowed(const cache *c, const rt_node *n) { return !c->kv_only || n->nchild == 0; }
+
+rt_node *cache_cand_top(const cache *c) {
+    if (!c->kv_only) return c->ncand ? c->cand[0] : NULL;
+    rt_node *best = NULL; /* the KV pool's turn: the first leaf in the heap's order */
+    for (size_t i = 0; i < c->ncand; i++) {
+        rt_node *x = c->cand[i];
+        if (x->nchild == 0 && (!best || c->cfg.ev->before(c, x, best))) best = x;
+    }
+    return best;
+}
 
 void cache_cand_fix(cache *c, rt_node *n) {
     if (n->pol.cidx >= 0) cand_sift(c, (size_t)n->pol.cidx);
@@ -163,6 +181,36 @@ int64_t cache_cfg_kv_bytes(const cache_cfg *cfg) {
                                           : fl_kv_bytes_per_token(m);
 }
 
+int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen) {
+    int pools = cfg->kv_capacity != 0 || cfg->state_capacity != 0;
+    if (pools && !cfg->evict_split) {
+        snprintf(err, errlen, "two pools (a KV and a state capacity) need split eviction");
+        return -1;
+    }
+    if (!cfg->evict_split) return 0;
+    if (pools && (!(cfg->kv_capacity > 0) || !isfinite(cfg->kv_capacity) || !isfinite(cfg->state_capacity) ||
+                  !(cfg->state_capacity >= (double)cache_cfg_state_bytes(cfg)))) {
+        snprintf(err, errlen,
+                 "the two pools need a positive KV capacity and a state capacity of at least one SSM "
+                 "checkpoint (%" PRId64 " bytes for %s)",
+                 cache_cfg_state_bytes(cfg), cfg->model.name);
+        return -1;
+    }
+    const char *why = cfg->eng                        ? "the engines evict by their own rules (sglang:* keeps tombstones already)"
+                      : cfg->adm->layout != RT_RADIX ? "block admission frees a block's KV and state together, as vLLM's "
+                                                       "one page per block does"
+                      : cfg->quirks                  ? "the reference simulator has no tombstones (no quirks)"
+                                                     : NULL;
+    if (!why && cfg->ev && cfg->ev->offline) { /* belady's objects are a state with its exclusive KV */
+        snprintf(err, errlen, "split eviction needs an online policy: %s evicts a state with its KV as one object",
+                 cfg->ev->name);
+        return -1;
+    }
+    if (!why) return 0;
+    snprintf(err, errlen, "split eviction needs a radix admission (judicious, leaf): %s", why);
+    return -1;
+}
+
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
     if (!cfg->adm || !cfg->ev) {
         snprintf(err, errlen, "no admission or eviction policy");
@@ -192,6 +240,7 @@ int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen) {
                  cfg->capacity, state_bytes, cfg->model.name);
         return -1;
     }
+    if (cache_cfg_check_split(cfg, err, errlen)) return -1;
     if (cfg->adm->layout == RT_BLOCK && !cfg->eng && cfg->block_size == 0) { /* an engine derives its own */
         snprintf(err, errlen, "the block size must be at least 1 token");
         return -1;
@@ -350,7 +399,7 @@ void cache_note_evict_call(cache *c) {
 
 int64_t cache_evict_node(cache *c, rt_node *n) {
     assert(n && n != c->t.root && n->lock == 0);
-    assert(n->nchild == 0 || (n->nchild == 1 && n->state != RT_NO_STATE));
+    assert(n->nchild == 0 || (n->state != RT_NO_STATE && (n->nchild == 1 || c->cfg.evict_split)));
     int64_t freed;
     if (c->cfg.obs && n->state != RT_NO_STATE) {
         int kind = c->state_pool_evicting ? (n->nchild ? CACHE_OBS_TOMBSTONE : CACHE_OBS_STATE_LEAF)
@@ -367,12 +416,13 @@ int64_t cache_evict_node(cache *c, rt_node *n) {
     } else {
         freed = c->state_bytes;
         cache_retire(c, n, 0);
-        if (c->t.layout == RT_RADIX) {
+        if (c->t.layout == RT_RADIX && n->nchild == 1) {
             if (!rt_merge_into_child(&c->t, n)) {
                 c->oom = 1;
                 return 0;
             }
-        } else {
+        } else { /* block layout, or a tombstone (evict_split): the KV stays */
+            c->st.evicted_tombs += n->nchild > 1;
             rt_drop_state(&c->t, n);
         }
         c->st.evicted_inner++;

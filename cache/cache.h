@@ -82,7 +82,9 @@ typedef struct adm_policy {
 typedef struct evict_policy {
     const char *name;    /* "lru", "flop", ... */
     const char *help;    /* one line for --help */
-    /* Whether n (not the root, not locked) can be chosen for eviction. */
+    /* Whether n (not the root, not locked) can be chosen for eviction
+     * (with cfg.evict_split the cache's own rule replaces it: any node
+     * holding a state, cache_is_candidate). */
     int (*is_candidate)(const cache *c, const rt_node *n);
     /* Heap order of the candidate array (a before b), or NULL for none. */
     int (*before)(const cache *c, const rt_node *a, const rt_node *b);
@@ -92,8 +94,9 @@ typedef struct evict_policy {
     /* Refresh every node an insert walks through (1), or none (0). */
     int touch_insert_path;
     /* Free at least `need` bytes if it can (need is a double: the reference
-     * compares against float arithmetic).  Returns the bytes it counted as
-     * freed. */
+     * compares against float arithmetic), choosing only candidates that
+     * cache_cand_allowed accepts (cache_cand_top does).  Returns the bytes
+     * it counted as freed. */
     double (*evict)(cache *c, double need);
     /* The optional hooks below may be NULL (lru and flop set none). */
     /* A lookup matched full[0..n_full) whole (root first, as touch gets
@@ -201,6 +204,13 @@ typedef struct cache_cfg {
     uint32_t block_size;      /* tokens per block (RT_BLOCK layout) */
     const adm_policy *adm;    /* admission */
     const evict_policy *ev;   /* eviction */
+    int evict_split;          /* 1: SSM states and KV evicted apart (tombstones, docs/cache.md
+                                 "Split eviction"): any unlocked node with a state is a
+                                 candidate; an inner one loses its state and keeps its KV.
+                                 Radix layouts only, no engine, no quirks; 0 (default): joint */
+    double kv_capacity;       /* split eviction with two pools (SGLang's KV and mamba pools):
+                                 bytes the KV may hold; 0 (default): one budget, capacity */
+    double state_capacity;    /* ... bytes the SSM states may hold; set both or neither */
     double alpha;             /* FLOP-aware eviction: weight of FLOP efficiency */
     double seglen_weight;     /* seglen eviction: weight of the replay length against recency,
                                  in [0, 1] (0: recency alone; sim_default_cfg sets 0.85) */
@@ -229,6 +239,8 @@ typedef struct cache_stats {
     uint64_t evict_calls;     /* times eviction ran */
     uint64_t evicted_leaves;  /* leaves removed */
     uint64_t evicted_inner;   /* states of intermediate nodes dropped */
+    uint64_t evicted_tombs;   /* ... of them from nodes with several children, which stay as
+                                 tombstones holding their KV (evict_split only) */
     uint64_t evicted_bytes;   /* bytes freed, exact */
     uint64_t oversize;        /* inserts that did not fit even after evicting everything evictable */
     uint64_t blocked;         /* inserts skipped: they would fit, but other requests pinned the rest */
@@ -325,6 +337,8 @@ struct cache {
                                  `priority` eviction policy; set by the caller (0: traces carry
                                  none, and the simulator leaves it 0) */
     double gdsf_L;            /* GDSF's inflation value L: the H of the last victim (evict_gdsf.c) */
+    int kv_only;              /* split eviction, two pools: the KV pool is over, so only leaves
+                                 may be chosen now (cache_cand_allowed); set around ev->evict */
     /* scratch for walks, reused across calls */
     rt_node **vis, **full;    /* visited / fully matched nodes of the last walk */
     size_t vis_cap, full_cap;
@@ -337,6 +351,11 @@ struct cache {
  * SSM checkpoint (...)").  The one place a configuration is validated:
  * cache_init calls it, and so do the commands before loading a trace. */
 int cache_cfg_check(const cache_cfg *cfg, char *err, size_t errlen);
+/* The part of it about cfg->evict_split (0 when off): a radix admission,
+ * no engine, no quirks; two pools both or neither, each finite, the state
+ * pool holding at least one state (pools without evict_split are refused).
+ * Returns 0, or -1 with err set. */
+int cache_cfg_check_split(const cache_cfg *cfg, char *err, size_t errlen);
 /* Set up an empty cache.  Returns 0, or -1 with a message in err (what
  * cache_cfg_check rejects, or out of memory). */
 int cache_init(cache *c, const cache_cfg *cfg, char *err, size_t errlen);
@@ -446,14 +465,23 @@ const cache_engine *cache_eng_find(const char *name);
 
 /* Re-evaluate n's candidacy (after its children, state or lock changed). */
 void cache_cand_update(cache *c, rt_node *n);
-/* Candidate heap: the top, and restore order after n's key changed. */
+/* Is n (not the root, unlocked) an eviction candidate: the policy's
+ * is_candidate, or with cfg.evict_split any node holding a state. */
+int cache_is_candidate(const cache *c, const rt_node *n);
+/* May candidate n be chosen by the eviction running now?  1, except while
+ * c->kv_only, when only leaves may (the policies skip the others). */
+int cache_cand_allowed(const cache *c, const rt_node *n);
+/* Candidate heap: the top (while c->kv_only: the first leaf in the
+ * policy's order, a scan), and restore order after n's key changed. */
 rt_node *cache_cand_top(const cache *c);
 void cache_cand_fix(cache *c, rt_node *n);
 /* Drop n from the cache: a leaf is removed; a node with one child loses
- * its state (radix: merged into the child).  n is not the root, not
- * locked, and is a leaf or a node with one child and a state (what the
- * policies' is_candidate allows).  Returns the exact bytes freed (0 with
- * c->oom set if a merge ran out of memory). */
+ * its state (radix: merged into the child); with cfg.evict_split a node
+ * with more children loses its state and stays, a tombstone with its KV.
+ * n is not the root, not locked, and is a leaf or a node with a state and
+ * one child (any number with evict_split: what cache_is_candidate
+ * allows).  Returns the exact bytes freed (0 with c->oom set if a merge
+ * ran out of memory). */
 int64_t cache_evict_node(cache *c, rt_node *n);
 /* Count the first eviction call (for the tuner's window). */
 void cache_note_evict_call(cache *c);

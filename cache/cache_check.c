@@ -45,7 +45,7 @@ typedef struct chk {
 static int check_node(rt_node *n, void *arg) {
     chk *k = arg;
     const cache *c = k->c;
-    int want = n->lock == 0 && c->cfg.ev->is_candidate(c, n);
+    int want = n->lock == 0 && cache_is_candidate(c, n);
     if (want != (n->pol.cidx >= 0)) {
         snprintf(k->err, k->errlen, "node %" PRIu64 ": candidate %d but in the set %d", n->id, want,
                  n->pol.cidx >= 0);
@@ -95,6 +95,19 @@ int cache_check(const cache *c, char *err, size_t errlen) {
             }
     if (c->acct_miss) {
         snprintf(err, errlen, "%" PRId64 " inserts added other bytes than predicted", c->acct_miss);
+        return -1;
+    }
+    /* two pools: each holds what it may, unless an insert was larger than
+     * its pool (oversize: inserted anyway, as with one budget) */
+    if (c->cfg.state_capacity > 0 && !c->st.oversize &&
+        ((double)((int64_t)c->t.states * c->state_bytes) > c->cfg.state_capacity ||
+         (double)((int64_t)c->t.kv_tokens * c->kv_bytes) > c->cfg.kv_capacity)) {
+        snprintf(err, errlen, "the pools hold %" PRIu64 " states and %" PRIu64 " KV tokens, over their capacities",
+                 c->t.states, c->t.kv_tokens);
+        return -1;
+    }
+    if (c->kv_only) {
+        snprintf(err, errlen, "kv_only left set after an eviction");
         return -1;
     }
     if (c->t.root->pol.cidx >= 0) {

@@ -14,14 +14,42 @@
 
 /* ---- insert ------------------------------------------------------------------------ */
 
-/* Exact bytes a radix insert adds, from a walk without quirks. */
-static int64_t radix_need(const cache *c, const walk *w, uint32_t n) {
+/* The states and KV tokens a radix insert adds, from a walk without quirks. */
+static void radix_adds(const cache *c, const walk *w, uint32_t n, int64_t *states, int64_t *tokens) {
     uint64_t common = w->partial ? w->partial->end - w->partial->len + w->split : w->last->end;
-    int64_t states = 0;
-    if (w->partial) states += c->cfg.adm->state_at_branch || common == n;
-    else if (common == n && w->last != c->t.root && w->last->state == RT_NO_STATE) states++;
-    if (n > common) states++;
-    return states * c->state_bytes + (int64_t)(n - common) * c->kv_bytes;
+    *states = 0;
+    if (w->partial) *states += c->cfg.adm->state_at_branch || common == n;
+    else if (common == n && w->last != c->t.root && w->last->state == RT_NO_STATE) (*states)++;
+    if (n > common) (*states)++;
+    *tokens = (int64_t)(n - common);
+}
+
+/* Exact bytes a radix insert adds. */
+static int64_t radix_need(const cache *c, const walk *w, uint32_t n) {
+    int64_t states, tokens;
+    radix_adds(c, w, n, &states, &tokens);
+    return states * c->state_bytes + tokens * c->kv_bytes;
+}
+
+/* Split eviction with two pools: evict until the insert's states fit the
+ * state pool and its tokens the KV pool.  While the state pool is over,
+ * the policy's first candidate goes (any node with a state; a leaf takes
+ * its KV along); while only the KV pool is, its first leaf (c->kv_only).
+ * One victim per call of ev->evict (a need of one byte).  Returns 1 when
+ * both fit, 0 when everything evictable went and they still do not. */
+static int evict_pools(cache *c, int64_t add_states, int64_t add_tokens) {
+    int64_t smax = (int64_t)floor(c->cfg.state_capacity / (double)c->state_bytes);
+    int64_t tmax = (int64_t)floor(c->cfg.kv_capacity / (double)c->kv_bytes);
+    int noted = 0;
+    for (;;) {
+        int s_over = (int64_t)c->t.states + add_states > smax, kv_over = (int64_t)c->t.kv_tokens + add_tokens > tmax;
+        if (!s_over && !kv_over) return 1;
+        if (!noted++) cache_note_evict_call(c);
+        c->kv_only = !s_over;
+        double got = c->cfg.ev->evict(c, 1);
+        c->kv_only = 0;
+        if (!(got > 0) || c->oom) return 0;
+    }
 }
 
 /* The child a block insert descends into: the first whose whole block is
@@ -309,6 +337,9 @@ int cache_insert_plan_in(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n
     } else {
         need = (double)radix_need(c, &w, n);
     }
+    int64_t add_states = 0, add_tokens = 0; /* two pools: what the insert adds to each */
+    int pools = c->cfg.state_capacity > 0;
+    if (pools) radix_adds(c, &w, n, &add_states, &add_tokens); /* split eviction: radix, no quirks */
     int64_t size = cache_bytes(c);
     /* (size + need) first, as the reference adds an int and a float */
     double total = (double)size + need;
@@ -321,7 +352,18 @@ int cache_insert_plan_in(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n
         if (keep && keep != c->t.root) cache_lock(c, p->keep = keep);
     }
     int own = (p->pin != NULL) + (p->keep != NULL);
-    if (total > c->cfg.capacity) {
+    if (pools) {
+        if (!evict_pools(c, add_states, add_tokens)) { /* everything evictable went */
+            if (c->oom) goto oom;
+            if (c->pins > own && add_states * c->state_bytes <= c->cfg.state_capacity &&
+                add_tokens * c->kv_bytes <= c->cfg.kv_capacity) { /* pinned elsewhere, as below */
+                c->st.blocked++;
+                plan_unpin(c, p);
+                return 0;
+            }
+            c->st.oversize++;
+        }
+    } else if (total > c->cfg.capacity) {
         double want = total - c->cfg.capacity;
         cache_note_evict_call(c);
         double freed = c->cfg.ev->evict(c, want);

@@ -61,7 +61,7 @@ static double efficiency(cache *c, rt_node *n) {
     return n->pol.eff;
 }
 
-/* The victim among cand[0..n): lowest score, ties to the first in preorder.
+/* The victim among cand[0..n) (the candidates that may go now): lowest score, ties to the first in preorder.
  * age[i] = now - ts as a double, eff[i] its efficiency; appx and near are
  * scratch.
  *
@@ -77,7 +77,7 @@ static double efficiency(cache *c, rt_node *n) {
  * those of age, reciprocated: 1 / x is monotone in IEEE arithmetic too.)
  * Non-finite values (an age of 0, an infinite efficiency) take the full
  * scan. */
-static rt_node *pick_victim(const cache *c, size_t n, const double *age, const double *eff, double *appx,
+static rt_node *pick_victim(const cache *c, rt_node *const *cand, size_t n, const double *age, const double *eff, double *appx,
                             size_t *near, double agemin, double agemax, double emin, double emax) {
     double rmin = 1.0 / agemax, rmax = 1.0 / agemin;
     /* _normalize(): a constant list (or a single value) maps to 1 */
@@ -112,7 +112,7 @@ static rt_node *pick_victim(const cache *c, size_t n, const double *age, const d
         double nr = rconst ? 1.0 : (rec - rmin) / (rmax - rmin);
         double ne = econst ? 1.0 : (eff[i] - emin) / (emax - emin);
         double s = c->alpha * ne + nr;
-        rt_node *x = c->cand[i];
+        rt_node *x = cand[i];
         if (!victim || s < best || (s == best && rt_preorder_cmp(x, victim) < 0)) {
             victim = x;
             best = s;
@@ -125,6 +125,7 @@ static double flop_evict(cache *c, double need) {
     int64_t counted = 0; /* bytes freed, as the reference counts them */
     double *age = NULL, *eff = NULL, *appx = NULL;
     size_t *near = NULL, cap = 0;
+    rt_node **sel = NULL; /* the candidates that may go now (all but while c->kv_only) */
     while ((double)counted < need && c->t.nodes > 0 && c->ncand > 0) {
         size_t n = c->ncand;
         if (n > cap) {
@@ -132,20 +133,23 @@ static double flop_evict(cache *c, double need) {
             free(eff);
             free(appx);
             free(near);
+            free(sel);
             cap = n * 2;
             age = malloc(cap * sizeof *age);
             eff = malloc(cap * sizeof *eff);
             appx = malloc(cap * sizeof *appx);
             near = malloc(cap * sizeof *near);
-            if (!age || !eff || !appx || !near) {
+            sel = malloc(cap * sizeof *sel);
+            if (!age || !eff || !appx || !near || !sel) {
                 c->oom = 1;
                 break;
             }
         }
         /* min and max in locals (no stores in the loop's dependency chain);
          * ages as integers: converting to double keeps their order */
-        uint64_t dmin = c->now - c->cand[0]->ts, dmax = dmin;
-        double emin = efficiency(c, c->cand[0]), emax = emin;
+        uint64_t dmin = 0, dmax = 0;
+        double emin = 0, emax = 0;
+        size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             rt_node *x = c->cand[i];
             if (i + PREFETCH < n) { /* the nodes lie all over the heap: ask for them ahead */
@@ -153,16 +157,24 @@ static double flop_evict(cache *c, double need) {
                 __builtin_prefetch(&y->ts);
                 __builtin_prefetch(&y->pol);
             }
+            if (!cache_cand_allowed(c, x)) continue;
             uint64_t d = c->now - x->ts;
             double e = efficiency(c, x);
-            age[i] = (double)d;
-            eff[i] = e;
+            if (m == 0) {
+                dmin = dmax = d;
+                emin = emax = e;
+            }
+            sel[m] = x;
+            age[m] = (double)d;
+            eff[m] = e;
+            m++;
             dmin = d < dmin ? d : dmin;
             dmax = d > dmax ? d : dmax;
             emin = e < emin ? e : emin;
             emax = e > emax ? e : emax;
         }
-        rt_node *victim = pick_victim(c, n, age, eff, appx, near, (double)dmin, (double)dmax, emin, emax);
+        if (m == 0) break;
+        rt_node *victim = pick_victim(c, sel, m, age, eff, appx, near, (double)dmin, (double)dmax, emin, emax);
         int leaf = victim->nchild == 0;
         int64_t quirk_bytes = 0;
         if (leaf && (c->cfg.quirks & CQ_LEAF_BYTES_LOOPVAR)) /* the last candidate of the DFS list */
@@ -175,6 +187,7 @@ static double flop_evict(cache *c, double need) {
     free(eff);
     free(appx);
     free(near);
+    free(sel);
     return (double)counted;
 }
 

@@ -63,12 +63,14 @@ static double gdsf_evict(cache *c, double need) {
         double best = 0;
         for (size_t i = 0; i < c->ncand; i++) {
             rt_node *x = c->cand[i];
+            if (!cache_cand_allowed(c, x)) continue; /* two pools: the KV pool's turn takes leaves */
             double h = gdsf_value(c, x);
             if (!victim || h < best || (h == best && x->id < victim->id)) {
                 victim = x;
                 best = h;
             }
         }
+        if (!victim) break;
         if (best > c->gdsf_L) c->gdsf_L = best;
         got += cache_evict_node(c, victim);
         if (c->oom) break;

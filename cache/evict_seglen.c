@@ -74,19 +74,24 @@ static double seglen_evict(cache *c, double need) {
             }
         }
         double lmin = 0, lmax = 0, tmin = 0, tmax = 0;
+        size_t m = 0; /* candidates that may be chosen now (all but while c->kv_only) */
         for (size_t i = 0; i < n; i++) {
             const rt_node *x = c->cand[i];
+            if (!cache_cand_allowed(c, x)) continue;
             len[i] = seglen(c, x);
             double t = (double)x->ts;
-            if (i == 0 || len[i] < lmin) lmin = len[i];
-            if (i == 0 || len[i] > lmax) lmax = len[i];
-            if (i == 0 || t < tmin) tmin = t;
-            if (i == 0 || t > tmax) tmax = t;
+            if (m == 0 || len[i] < lmin) lmin = len[i];
+            if (m == 0 || len[i] > lmax) lmax = len[i];
+            if (m == 0 || t < tmin) tmin = t;
+            if (m == 0 || t > tmax) tmax = t;
+            m++;
         }
+        if (m == 0) break;
         rt_node *victim = NULL;
         double best = 0;
         for (size_t i = 0; i < n; i++) {
             rt_node *x = c->cand[i];
+            if (!cache_cand_allowed(c, x)) continue;
             double s = w * norm(len[i], lmin, lmax) + (1 - w) * norm((double)x->ts, tmin, tmax);
             if (!victim || s < best || (s == best && x->id < victim->id)) {
                 victim = x;

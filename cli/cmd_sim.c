@@ -53,6 +53,14 @@ static void sim_usage(FILE *f, int replay) {
             "                      starting value (marconi); default 0\n"
             "  --seglen-weight W   seglen eviction: weight of the replay length against\n"
             "                      recency, in [0, 1] (0.85)\n"
+            "  --evict-split       evict SSM states and KV apart (tombstones): any unlocked\n"
+            "                      node's state may go in the policy's order, an inner one\n"
+            "                      keeps its KV; radix admissions only (docs/cache.md)\n"
+            "  --kv-capacity BYTES, --state-capacity BYTES\n"
+            "                      with --evict-split: two pools in place of --capacity\n"
+            "                      (SGLang's KV and mamba pools); a full state pool\n"
+            "                      evicts the policy's first state, a full KV pool its\n"
+            "                      first leaf\n"
             "  --bootstrap N       tuner window = N x requests before the first eviction (5)\n"
             "  --retune            re-tune alpha after every window (the reference tunes once)\n"
             "  --score-last N      score each alpha over the replay's last N requests (500; 0: all)\n"
@@ -154,9 +162,13 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
         fprintf(f, "system             %s (the engine's own rules: docs/engine-%s.md)\n", cfg->system,
                 cfg->cache.eng->layout == RT_RADIX ? "sglang" : "vllm");
     else
-        fprintf(f, "system             %s (admission %s, eviction %s%s)\n", cfg->system, cfg->cache.adm->name,
-                cfg->cache.ev->name, compat ? ", reference quirks" : "");
-    fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
+        fprintf(f, "system             %s (admission %s, eviction %s%s%s)\n", cfg->system, cfg->cache.adm->name,
+                cfg->cache.ev->name, cfg->cache.evict_split ? " split" : "", compat ? ", reference quirks" : "");
+    if (cfg->cache.state_capacity > 0)
+        fprintf(f, "model              %s; capacity %.3g GB: KV pool %.3g GB, state pool %.3g GB\n", cfg->cache.model.name,
+                cfg->cache.capacity / 1e9, cfg->cache.kv_capacity / 1e9, cfg->cache.state_capacity / 1e9);
+    else
+        fprintf(f, "model              %s; capacity %.3g GB\n", cfg->cache.model.name, cfg->cache.capacity / 1e9);
     if (flop) {
         const tun_method *m = cfg->tuner.method ? cfg->tuner.method : cfg->tuner.retune ? &tun_retune : &tun_once;
         if (r->tunings && r->window < 0) {
@@ -191,6 +203,9 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     }
     fprintf(f, "evictions          %" PRIu64 " calls: %" PRIu64 " leaves, %" PRIu64 " intermediate states\n",
             r->st.evict_calls, r->st.evicted_leaves, r->st.evicted_inner);
+    if (cfg->cache.evict_split)
+        fprintf(f, "tombstones         %" PRIu64 " states dropped from nodes with several children (KV kept)\n",
+                r->st.evicted_tombs);
     if (r->st.oversize) fprintf(f, "oversize requests  %" PRIu64 " (did not fit even in an emptied cache)\n", r->st.oversize);
     fprintf(f, "cache at the end   %" PRIu64 " KV tokens, %" PRIu64 " SSM states, %.3g GB\n", r->kv_tokens,
             r->ssm_states, (double)r->bytes / 1e9);
@@ -237,7 +252,7 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 /* marconi sim, or marconi replay (the executor backend by default). */
 static int sim_main(int argc, char **argv, int replay) {
     const char *cmd = replay ? "replay" : "sim";
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW, O_BOUND };
+    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW, O_BOUND, O_SPLIT, O_KVCAP, O_STCAP };
     static const struct option own[] = {
         {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
         {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
@@ -247,6 +262,8 @@ static int sim_main(int argc, char **argv, int replay) {
         {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
         {"seglen-weight", required_argument, 0, O_SEGW},
         {"bound", no_argument, 0, O_BOUND},
+        {"evict-split", no_argument, 0, O_SPLIT},
+        {"kv-capacity", required_argument, 0, O_KVCAP}, {"state-capacity", required_argument, 0, O_STCAP},
         {0, 0, 0, 0}};
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
@@ -260,9 +277,9 @@ static int sim_main(int argc, char **argv, int replay) {
     cli_live live;
     cli_live_init(&live, replay ? GPU_BACKEND_CPU : CLI_BACKEND_NULL);
     const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
-    double capacity = -1, alpha = 0, seglen_weight = 0.85;
+    double capacity = -1, alpha = 0, seglen_weight = 0.85, kv_cap = 0, state_cap = 0;
     long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
-    int json = 0, check = 0, c, handled;
+    int json = 0, check = 0, split = 0, c, handled;
     cli_bounds bd = {0};
     int want_bound = 0;
     if (threads < 1) threads = 1;
@@ -321,6 +338,15 @@ static int sim_main(int argc, char **argv, int replay) {
         case O_JSON: json = 1; break;
         case O_CHECK: check = 1; break;
         case O_BOUND: want_bound = 1; break;
+        case O_SPLIT: split = 1; break;
+        case O_KVCAP:
+        case O_STCAP: {
+            double v;
+            const char *name = c == O_KVCAP ? "kv-capacity" : "state-capacity";
+            if (mu_parse_bytes(optarg, &v) || !(v > 0)) return mu_bad_opt(name, optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
+            *(c == O_KVCAP ? &kv_cap : &state_cap) = v;
+            break;
+        }
         default:
             return cli_bad_option(cmd, c, argv);
         }
@@ -349,6 +375,12 @@ static int sim_main(int argc, char **argv, int replay) {
                                                     : "%s: one trace at a time (marconi %s --help)", cmd, cmd);
     /* an executor replays in the reference's order, where hits compare */
     if (live.backend != CLI_BACKEND_NULL && so.timing < 0) so.timing = SIM_LOGICAL;
+    if ((kv_cap > 0) != (state_cap > 0))
+        return mu_err(MU_EXIT_USAGE, "--kv-capacity and --state-capacity: give both (two pools) or neither");
+    if (kv_cap > 0 && !split) return mu_err(MU_EXIT_USAGE, "--kv-capacity, --state-capacity: two pools need --evict-split");
+    if (kv_cap > 0 && capacity > 0)
+        return mu_err(MU_EXIT_USAGE, "--capacity: with two pools (--kv-capacity, --state-capacity) the capacity is their sum");
+    if (kv_cap > 0) capacity = kv_cap + state_cap;
     int from_pools = capacity < 0 && live.backend != CLI_BACKEND_NULL && live.exec.kv_slots && live.exec.state_slots;
     if (capacity < 0 && !from_pools)
         return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9), or with an executor both "
@@ -372,6 +404,9 @@ static int sim_main(int argc, char **argv, int replay) {
     if (ev) cfg.cache.ev = evict_find(ev);
     cfg.cache.alpha = alpha;
     cfg.cache.seglen_weight = seglen_weight;
+    cfg.cache.evict_split = split;
+    cfg.cache.kv_capacity = kv_cap;
+    cfg.cache.state_capacity = state_cap;
     cfg.cache.block_size = (uint32_t)block;
     cfg.tuner.threads = (int)threads;
     cfg.check = check;
@@ -384,6 +419,10 @@ static int sim_main(int argc, char **argv, int replay) {
         goto out;
     }
     cfg.cache.bytes = live.bytes;
+    if (want_bound && split) {
+        rc = mu_err(MU_EXIT_USAGE, "--bound: the offline bound models joint eviction, not --evict-split");
+        goto out;
+    }
     if (want_bound && cfg.cache.quirks) {
         rc = mu_err(MU_EXIT_USAGE, "--bound: the offline bound holds for the cache without reference quirks (--compat none)");
         goto out;
@@ -392,6 +431,10 @@ static int sim_main(int argc, char **argv, int replay) {
     if (from_pools)
         cfg.cache.capacity = (double)live.exec.kv_slots * (double)cache_cfg_kv_bytes(&cfg.cache) +
                              (double)live.exec.state_slots * (double)cache_cfg_state_bytes(&cfg.cache);
+    if (cache_cfg_check_split(&cfg.cache, err, sizeof err) != 0) {
+        rc = mu_err(MU_EXIT_USAGE, "--evict-split: %s", err);
+        goto out;
+    }
     if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
         goto out;

@@ -251,6 +251,14 @@ void cli_report(cli_row *row, const char *trace, const sim_cfg *cfg, const sim_r
     cli_row_uint(row, "evict_calls", r->st.evict_calls);
     cli_row_uint(row, "evicted_leaves", r->st.evicted_leaves);
     cli_row_uint(row, "evicted_intermediate", r->st.evicted_inner);
+    if (cc->evict_split) { /* split rows only */
+        cli_row_raw(row, "evict_split", "true");
+        cli_row_uint(row, "evicted_tombstones", r->st.evicted_tombs);
+        if (cc->state_capacity > 0) {
+            cli_row_num(row, "kv_capacity", cc->kv_capacity);
+            cli_row_num(row, "state_capacity", cc->state_capacity);
+        }
+    }
     cli_row_uint(row, "evicted_bytes", r->st.evicted_bytes);
     cli_row_uint(row, "oversize_requests", r->st.oversize);
     cli_row_uint(row, "blocked_requests", r->st.blocked);
@@ -384,6 +392,10 @@ void cli_report_misses(cli_row *row, const sim_result *r) {
 
 int cli_bounds_run(const tr_trace *tr, const sim_cfg *cfg, cli_bounds *bd, char *err, size_t errlen) {
     sim_bound b;
+    if (cfg->cache.evict_split) { /* the relaxation charges a state with its whole path's KV */
+        snprintf(err, errlen, "the bounds model joint eviction: not with --evict-split");
+        return -1;
+    }
     if (sim_bound_run(tr, &cfg->cache, &b, err, errlen)) return -1;
     bd->on = 1;
     bd->hit_tokens = b.hit_tokens;
