@@ -12,4 +12,11 @@
  * Returns MU_EXIT_USAGE. */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
+/* Does arg name a system (sim_systems) / an eviction policy
+ * (evict_policies)?  0 if it does; else "marconi: --OPT: 'ARG' is not a
+ * system (vllm+, sglang+, ...)" printed, every registered name listed, and
+ * MU_EXIT_USAGE returned.  One check for every command that takes them. */
+int cli_check_system(const char *opt, const char *arg);
+int cli_check_eviction(const char *opt, const char *arg);
+
 #endif

@@ -221,8 +221,7 @@ int cmd_explain(int argc, char **argv) {
         switch (c) {
         case 'h': explain_usage(stdout); return MU_EXIT_OK;
         case O_SYSTEM:
-            if (!sim_find_system(optarg)) return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static, sglang:no_buffer, "
-                                                           "sglang:extra_buffer, vllm:align, vllm:all)");
+            if (cli_check_system("system", optarg)) return MU_EXIT_USAGE;
             system = optarg;
             break;
         case O_CAP:
@@ -234,7 +233,7 @@ int cmd_explain(int argc, char **argv) {
             adm = optarg;
             break;
         case O_EV:
-            if (!evict_find(optarg)) return mu_bad_opt("eviction", optarg, "is not an eviction policy (lru, flop)");
+            if (cli_check_eviction("eviction", optarg)) return MU_EXIT_USAGE;
             ev = optarg;
             break;
         case O_ALPHA:

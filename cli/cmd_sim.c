@@ -294,9 +294,7 @@ static int sim_main(int argc, char **argv, int replay) {
         switch (c) {
         case 'h': sim_usage(stdout, replay); return MU_EXIT_OK;
         case O_SYSTEM:
-            if (!sim_find_system(optarg))
-                return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static, "
-                                                    "sglang:no_buffer, sglang:extra_buffer, vllm:align, vllm:all)");
+            if (cli_check_system("system", optarg)) return MU_EXIT_USAGE;
             system = optarg;
             break;
         case O_CAP:
@@ -308,14 +306,7 @@ static int sim_main(int argc, char **argv, int replay) {
             adm = optarg;
             break;
         case O_EV:
-            if (!evict_find(optarg)) {
-                char names[256];
-                size_t at = (size_t)snprintf(names, sizeof names, "is not an eviction policy (");
-                for (int i = 0; evict_policies[i] && at < sizeof names; i++)
-                    at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", evict_policies[i]->name);
-                if (at < sizeof names) snprintf(names + at, sizeof names - at, ")");
-                return mu_bad_opt("eviction", optarg, names);
-            }
+            if (cli_check_eviction("eviction", optarg)) return MU_EXIT_USAGE;
             ev = optarg;
             break;
         case O_ALPHA:

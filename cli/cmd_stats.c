@@ -87,9 +87,7 @@ int cmd_stats(int argc, char **argv) {
         case 'h': stats_usage(stdout); return MU_EXIT_OK;
         case 'j': json = 1; break;
         case O_SYSTEM:
-            if (!sim_find_system(optarg))
-                return mu_bad_opt("system", optarg, "is not a system (vllm+, sglang+, marconi, marconi-static, "
-                                                    "sglang:no_buffer, sglang:extra_buffer, vllm:align, vllm:all)");
+            if (cli_check_system("system", optarg)) return MU_EXIT_USAGE;
             system = optarg;
             break;
         case O_MODEL: model = optarg; break;

@@ -19,6 +19,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "cache/cache.h"
+#include "cli/cli.h"
 #include "cli/sweep.h"
 
 /* ---- lists ------------------------------------------------------------------------ */
@@ -174,8 +175,7 @@ static int axes_values(sw_axes *ax) {
     ax->block = calloc((size_t)bl->n, sizeof *ax->block);
     if (!ax->sys || !ax->alpha || !ax->cap || !ax->block) return mu_err(MU_EXIT_FAIL, "out of memory");
     for (int i = 0; i < sys->n; i++)
-        if (!(ax->sys[i] = sim_find_system(sys->v[i])))
-            return mu_bad_opt("systems", sys->v[i], "is not a system (vllm+, sglang+, marconi, marconi-static)");
+        if (!(ax->sys[i] = sim_find_system(sys->v[i]))) return cli_check_system("systems", sys->v[i]);
     for (int i = 0; i < al->n; i++)
         if (mu_parse_double(al->v[i], &ax->alpha[i]) || !(ax->alpha[i] >= 0) || ax->alpha[i] > 1e6)
             return mu_bad_opt("alpha", al->v[i], "is not a number in [0, 1e6]");
