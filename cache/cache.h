@@ -428,9 +428,15 @@ struct cache_engine {
      * from c->cfg (before the tree exists) */
     void (*init)(cache *c);
     int (*lookup)(cache *c, const int32_t *in, uint32_t n_in, cache_hit *hit);
-    /* plan: decide the states (p->ckpt, positions), the tokens kept
-     * (p->end), evict for them, pin; commit inserts them */
-    int (*plan)(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p);
+    /* An insert's plan (cache_eng_plan, the same for every engine): the
+     * hit h the request resumed from, then positions: the states (p->ckpt)
+     * and the tokens kept (p->end, p->touch_upto) of seq[0..n) with
+     * n_in input tokens (0, or -1 on out of memory); then, with the path
+     * pinned, room: evict until the priced insert (*tokens, *states) fits.
+     * room returns 1 it fits, 0 it cannot (counted as oversize or blocked),
+     * -1 out of memory.  cache_eng_commit inserts the plan. */
+    int (*positions)(const cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, uint32_t h, cache_plan *p);
+    int (*room)(cache *c, const int32_t *seq, cache_plan *p, int64_t *tokens, int64_t *states);
 };
 extern const cache_engine cache_eng_sglang_nobuf, cache_eng_sglang_extra, cache_eng_vllm_align, cache_eng_vllm_all;
 

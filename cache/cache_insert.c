@@ -309,7 +309,7 @@ int cache_insert_plan(cache *c, const int32_t *seq, uint32_t n, rt_node *keep, c
 }
 
 int cache_insert_plan_in(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
-    if (c->cfg.eng) return c->cfg.eng->plan(c, seq, n_in, n, keep, p);
+    if (c->cfg.eng) return cache_eng_plan(c, seq, n_in, n, keep, p);
     p->admitted = 0;
     p->nkv = p->nckpt = p->nfresh = 0;
     p->pin = p->keep = NULL;

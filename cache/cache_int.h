@@ -62,6 +62,10 @@ void cache_eng_price(const cache *c, const int32_t *seq, cache_plan *p, int64_t 
 /* Pin the path seq[0..end) extends (p->pin) and keep (p->keep); undo. */
 void cache_eng_pin(cache *c, const int32_t *seq, uint32_t end, rt_node *keep, cache_plan *p);
 void cache_eng_unpin(cache *c, cache_plan *p);
+/* The plan of an insert under engine c->cfg.eng (its positions, then its
+ * room, the path pinned in between).  0 (p->admitted says whether it will
+ * be inserted), or -1 on out of memory (pins released). */
+int cache_eng_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p);
 
 /* Each engine's derived sizes (cache_eng_sizes_of dispatches). */
 void cache_eng_sglang_sizes(const cache_cfg *cfg, cache_eng_sizes *z);

@@ -117,6 +117,41 @@ void cache_eng_unpin(cache *c, cache_plan *p) {
     p->pin = p->keep = NULL;
 }
 
+int cache_eng_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
+    const cache_engine *e = c->cfg.eng;
+    p->admitted = 0;
+    p->nkv = p->nckpt = p->nfresh = 0;
+    p->pin = p->keep = NULL;
+    p->n = n;
+    c->now++;
+    c->st.inserts++;
+    uint32_t h; /* the hit: the scheduler matches at most input - 1 tokens */
+    if (keep) {
+        h = (uint32_t)keep->end;
+    } else {
+        eng_match m;
+        cache_eng_match(c, seq, n_in ? n_in - 1 : 0, &m);
+        h = m.best ? (uint32_t)m.best->end : 0;
+    }
+    if (e->positions(c, seq, n_in, n, h, p)) goto oom;
+    cache_eng_pin(c, seq, p->end, keep, p);
+    int64_t tok, st;
+    int fits = e->room(c, seq, p, &tok, &st);
+    if (fits < 0) goto oom;
+    if (!fits) {
+        cache_eng_unpin(c, p);
+        return c->oom ? -1 : 0;
+    }
+    p->need = (double)(tok * c->kv_bytes + st * c->state_bytes);
+    p->before = cache_bytes(c);
+    p->admitted = 1;
+    return 0;
+oom:
+    cache_eng_unpin(c, p);
+    c->oom = 1;
+    return -1;
+}
+
 /* Refresh x on an insert's path (both LRU clocks). */
 static void touch_path(cache *c, rt_node *x, int touch) {
     if (!touch || x == c->t.root) return;

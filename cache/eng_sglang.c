@@ -199,49 +199,32 @@ int64_t cache_eng_sglang_evict_tokens(cache *c, int64_t tokens) {
     return got;
 }
 
-static int sgl_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
-    p->admitted = 0;
-    p->nkv = p->nckpt = p->nfresh = 0;
-    p->pin = p->keep = NULL;
-    p->n = n;
-    c->now++;
-    c->st.inserts++;
-    uint32_t h;
-    if (keep) {
-        h = (uint32_t)keep->end;
-    } else {
-        eng_match m;
-        cache_eng_match(c, seq, n_in ? n_in - 1 : 0, &m);
-        h = m.best ? (uint32_t)m.best->end : 0;
-    }
-    if (positions(c, seq, n_in, n, h, p)) goto oom;
+/* positions, and an insert refreshes its whole kept path */
+static int sgl_positions(const cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, uint32_t h, cache_plan *p) {
+    if (positions(c, seq, n_in, n, h, p)) return -1;
     p->touch_upto = p->end;
-    cache_eng_pin(c, seq, p->end, keep, p);
-    int64_t S, T, tok, st;
+    return 0;
+}
+
+/* Two pools: while the states do not fit, the mamba LRU list gives one up;
+ * while the tokens do not, the full LRU list a leaf. */
+static int sgl_room(cache *c, const int32_t *seq, cache_plan *p, int64_t *tok, int64_t *st) {
+    int64_t S, T;
     pools(&c->cfg, c->state_bytes, c->kv_bytes, &S, &T);
     int noted = 0;
     for (;;) {
-        cache_eng_price(c, seq, p, &tok, &st);
-        int mamba = (int64_t)c->t.states + st > S;
-        if (!mamba && (int64_t)c->t.kv_tokens + tok <= T) break;
+        cache_eng_price(c, seq, p, tok, st);
+        int mamba = (int64_t)c->t.states + *st > S;
+        if (!mamba && (int64_t)c->t.kv_tokens + *tok <= T) return 1;
         if (!noted++) cache_note_evict_call(c);
         int64_t got = mamba ? cache_eng_sglang_evict_states(c, 1) : cache_eng_sglang_evict_tokens(c, 1);
-        if (c->oom) goto oom;
+        if (c->oom) return -1;
         if (!got) { /* nothing unpinned left to evict */
-            if (st > S || tok > T) c->st.oversize++;
+            if (*st > S || *tok > T) c->st.oversize++;
             else c->st.blocked++;
-            cache_eng_unpin(c, p);
-            return c->oom ? -1 : 0;
+            return 0;
         }
     }
-    p->need = (double)(tok * c->kv_bytes + st * c->state_bytes);
-    p->before = cache_bytes(c);
-    p->admitted = 1;
-    return 0;
-oom:
-    cache_eng_unpin(c, p);
-    c->oom = 1;
-    return -1;
 }
 
 const cache_engine cache_eng_sglang_nobuf = {
@@ -251,7 +234,8 @@ const cache_engine cache_eng_sglang_nobuf = {
     .mode = SGL_NOBUF,
     .init = sgl_init,
     .lookup = sgl_lookup,
-    .plan = sgl_plan,
+    .positions = sgl_positions,
+    .room = sgl_room,
 };
 
 const cache_engine cache_eng_sglang_extra = {
@@ -261,5 +245,6 @@ const cache_engine cache_eng_sglang_extra = {
     .mode = SGL_EXTRA,
     .init = sgl_init,
     .lookup = sgl_lookup,
-    .plan = sgl_plan,
+    .positions = sgl_positions,
+    .room = sgl_room,
 };

@@ -135,51 +135,32 @@ static int positions(const cache *c, const int32_t *seq, uint32_t n_in, uint32_t
     return 0;
 }
 
-static int vllm_plan(cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, rt_node *keep, cache_plan *p) {
-    p->admitted = 0;
-    p->nkv = p->nckpt = p->nfresh = 0;
-    p->pin = p->keep = NULL;
-    p->n = n;
-    c->now++;
-    c->st.inserts++;
-    uint32_t h;
-    if (keep) {
-        h = (uint32_t)keep->end;
-    } else {
-        eng_match m;
-        cache_eng_match(c, seq, n_in ? n_in - 1 : 0, &m);
-        h = m.best ? (uint32_t)m.best->end : 0;
-    }
-    if (positions(c, seq, n_in, n, h, p)) goto oom;
-    /* blocks the request computed again over cached copies stay where they
-     * were in the queue: only the hit's and the new ones are refreshed */
+/* positions; blocks the request computed again over cached copies stay
+ * where they were in the queue: only the hit's and the new ones are
+ * refreshed */
+static int vllm_positions(const cache *c, const int32_t *seq, uint32_t n_in, uint32_t n, uint32_t h, cache_plan *p) {
+    if (positions(c, seq, n_in, n, h, p)) return -1;
     p->touch_upto = h;
-    cache_eng_pin(c, seq, p->end, keep, p);
-    int64_t tok, st;
+    return 0;
+}
+
+/* One pool of blocks: the free queue's head goes until the insert fits. */
+static int vllm_room(cache *c, const int32_t *seq, cache_plan *p, int64_t *tok, int64_t *st) {
     int noted = 0;
     for (;;) {
-        cache_eng_price(c, seq, p, &tok, &st);
-        double need = (double)(tok * c->kv_bytes + st * c->state_bytes);
-        if ((double)cache_bytes(c) + need <= c->cfg.capacity) break;
+        cache_eng_price(c, seq, p, tok, st);
+        double need = (double)(*tok * c->kv_bytes + *st * c->state_bytes);
+        if ((double)cache_bytes(c) + need <= c->cfg.capacity) return 1;
         rt_node *victim = cache_cand_top(c);
         if (!victim) {
             if (need > c->cfg.capacity) c->st.oversize++;
             else c->st.blocked++;
-            cache_eng_unpin(c, p);
-            return c->oom ? -1 : 0;
+            return 0;
         }
         if (!noted++) cache_note_evict_call(c);
         cache_evict_node(c, victim);
-        if (c->oom) goto oom;
+        if (c->oom) return -1;
     }
-    p->need = (double)(tok * c->kv_bytes + st * c->state_bytes);
-    p->before = cache_bytes(c);
-    p->admitted = 1;
-    return 0;
-oom:
-    cache_eng_unpin(c, p);
-    c->oom = 1;
-    return -1;
 }
 
 const cache_engine cache_eng_vllm_align = {
@@ -189,7 +170,8 @@ const cache_engine cache_eng_vllm_align = {
     .mode = VLLM_ALIGN,
     .init = vllm_init,
     .lookup = vllm_lookup,
-    .plan = vllm_plan,
+    .positions = vllm_positions,
+    .room = vllm_room,
 };
 
 const cache_engine cache_eng_vllm_all = {
@@ -199,5 +181,6 @@ const cache_engine cache_eng_vllm_all = {
     .mode = VLLM_ALL,
     .init = vllm_init,
     .lookup = vllm_lookup,
-    .plan = vllm_plan,
+    .positions = vllm_positions,
+    .room = vllm_room,
 };
