@@ -34,6 +34,15 @@ int cache_walk(cache *c, const int32_t *key, uint32_t n, walk *w);
 /* Set (*a)[i] = n, growing *a (capacity *cap) as needed.  0, or -1 on OOM. */
 int cache_push(rt_node ***a, size_t *cap, size_t i, rt_node *n);
 
+/* LRU's pieces, for the policies that share them (cache/evict_lru.c): a
+ * leaf is a candidate; the older first, ties to the deeper prefix, then
+ * the older node; every node a walk entered refreshed; the candidate
+ * heap's top evicted until need bytes are freed (returns those freed). */
+int evict_leaf_candidate(const cache *c, const rt_node *n);
+int evict_lru_before(const cache *c, const rt_node *a, const rt_node *b);
+void evict_path_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, size_t nf);
+double evict_heap_top(cache *c, double need);
+
 /* n (whole: the node; else its state alone) leaves the cache: count what
  * had been reused (cache_stats' *_retired counters). */
 void cache_retire(cache *c, const rt_node *n, int whole);

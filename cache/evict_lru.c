@@ -14,16 +14,17 @@
 #include <stdlib.h>
 
 #include "cache.h"
+#include "cache_int.h"
 
-static int lru_is_candidate(const cache *c, const rt_node *n) { return n->nchild == 0; }
+int evict_leaf_candidate(const cache *c, const rt_node *n) { return n->nchild == 0; }
 
-static int lru_before(const cache *c, const rt_node *a, const rt_node *b) {
+int evict_lru_before(const cache *c, const rt_node *a, const rt_node *b) {
     if (a->ts != b->ts) return a->ts < b->ts;
     if (a->end != b->end) return a->end > b->end; /* vLLM frees the longer prefix first */
     return a->id < b->id;
 }
 
-static void lru_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, size_t nf) {
+void evict_path_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, size_t nf) {
     for (size_t i = 0; i < nv; i++) {
         vis[i]->ts = c->now;
         cache_cand_fix(c, vis[i]);
@@ -129,20 +130,24 @@ oom:
     return 0;
 }
 
-static double lru_evict(cache *c, double need) {
-    if (c->cfg.quirks & CQ_HEAPQ_TIES) return lru_evict_reference(c, need);
+double evict_heap_top(cache *c, double need) {
     int64_t got = 0;
     rt_node *x;
     while ((double)got < need && (x = cache_cand_top(c))) got += cache_evict_node(c, x);
     return (double)got;
 }
 
+static double lru_evict(cache *c, double need) {
+    if (c->cfg.quirks & CQ_HEAPQ_TIES) return lru_evict_reference(c, need);
+    return evict_heap_top(c, need);
+}
+
 const evict_policy evict_lru = {
     .name = "lru",
     .help = "least recently used leaf; every node on a path is refreshed (SGLang+)",
-    .is_candidate = lru_is_candidate,
-    .before = lru_before, /* the candidates are a heap: the top is the victim */
-    .touch = lru_touch,
+    .is_candidate = evict_leaf_candidate,
+    .before = evict_lru_before, /* the candidates are a heap: the top is the victim */
+    .touch = evict_path_touch,
     .touch_insert_path = 1, /* an insert refreshes every node it walks through */
     .evict = lru_evict,
 };

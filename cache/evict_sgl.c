@@ -41,36 +41,15 @@
 #include <stdio.h>
 
 #include "cache.h"
+#include "cache_int.h"
 
 /* ---- what all six share ------------------------------------------------------ */
-
-static int leaf_is_candidate(const cache *c, const rt_node *n) { return n->nchild == 0; }
 
 /* LRU's ties: the deeper prefix first (vLLM frees the longer prefix
  * first), then the older node.  -1: a first, 1: b first. */
 static int tie(const rt_node *a, const rt_node *b) {
     if (a->end != b->end) return a->end > b->end ? -1 : 1;
     return a->id < b->id ? -1 : 1;
-}
-
-static int older(const rt_node *a, const rt_node *b) {
-    if (a->ts != b->ts) return a->ts < b->ts;
-    return tie(a, b) < 0;
-}
-
-/* Every node a walk entered is refreshed, as evict_lru.c's. */
-static void path_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, size_t nf) {
-    for (size_t i = 0; i < nv; i++) {
-        vis[i]->ts = c->now;
-        cache_cand_fix(c, vis[i]);
-    }
-}
-
-static double heap_evict(cache *c, double need) {
-    int64_t got = 0;
-    rt_node *x;
-    while ((double)got < need && (x = cache_cand_top(c))) got += cache_evict_node(c, x);
-    return (double)got;
 }
 
 /* Count the nodes on the matched path from the root (see the header). */
@@ -106,7 +85,7 @@ static int freq_check(const cache *c, const rt_node *n, char *err, size_t errlen
 
 static int lfu_before(const cache *c, const rt_node *a, const rt_node *b) {
     if (a->pol.freq != b->pol.freq) return a->pol.freq < b->pol.freq;
-    return older(a, b);
+    return evict_lru_before(c, a, b); /* then LRU */
 }
 
 static int fifo_before(const cache *c, const rt_node *a, const rt_node *b) { return a->id < b->id; }
@@ -120,7 +99,7 @@ static int filo_before(const cache *c, const rt_node *a, const rt_node *b) { ret
 
 static int priority_before(const cache *c, const rt_node *a, const rt_node *b) {
     if (a->pol.prio != b->pol.prio) return a->pol.prio < b->pol.prio;
-    return older(a, b);
+    return evict_lru_before(c, a, b); /* then LRU */
 }
 
 enum { SLRU_PROTECTED = 2 }; /* SGLang's protected_threshold default */
@@ -128,7 +107,7 @@ enum { SLRU_PROTECTED = 2 }; /* SGLang's protected_threshold default */
 static int slru_before(const cache *c, const rt_node *a, const rt_node *b) {
     int pa = a->pol.freq >= SLRU_PROTECTED, pb = b->pol.freq >= SLRU_PROTECTED;
     if (pa != pb) return pa < pb; /* the probationary segment goes first */
-    return older(a, b);
+    return evict_lru_before(c, a, b); /* then LRU */
 }
 
 /* priority: a walk also raises every node's priority to the request's. */
@@ -144,11 +123,11 @@ static void priority_touch(cache *c, rt_node **vis, size_t nv, rt_node **full, s
 const evict_policy evict_lfu = {
     .name = "lfu",
     .help = "least frequently matched leaf, then LRU (SGLang's lfu)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = lfu_before,
-    .touch = path_touch,
+    .touch = evict_path_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .lookup = count_lookup,
     .born = sgl_born,
     .check = freq_check,
@@ -157,55 +136,55 @@ const evict_policy evict_lfu = {
 const evict_policy evict_fifo = {
     .name = "fifo",
     .help = "oldest-created leaf first (SGLang's fifo)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = fifo_before,
-    .touch = path_touch,
+    .touch = evict_path_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .born = sgl_born,
 };
 
 const evict_policy evict_mru = {
     .name = "mru",
     .help = "most recently used leaf first (SGLang's mru)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = mru_before,
-    .touch = path_touch,
+    .touch = evict_path_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .born = sgl_born,
 };
 
 const evict_policy evict_filo = {
     .name = "filo",
     .help = "newest-created leaf first (SGLang's filo)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = filo_before,
-    .touch = path_touch,
+    .touch = evict_path_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .born = sgl_born,
 };
 
 const evict_policy evict_priority = {
     .name = "priority",
     .help = "lowest request priority, then LRU (SGLang's priority; traces carry none: lru)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = priority_before,
     .touch = priority_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .born = sgl_born,
 };
 
 const evict_policy evict_slru = {
     .name = "slru",
     .help = "segmented LRU: leaves matched < 2 times go first (SGLang's slru)",
-    .is_candidate = leaf_is_candidate,
+    .is_candidate = evict_leaf_candidate,
     .before = slru_before,
-    .touch = path_touch,
+    .touch = evict_path_touch,
     .touch_insert_path = 1,
-    .evict = heap_evict,
+    .evict = evict_heap_top,
     .lookup = count_lookup,
     .born = sgl_born,
     .check = freq_check,
