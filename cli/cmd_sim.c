@@ -73,6 +73,11 @@ static void sim_usage(FILE *f, int replay) {
             "  --epoch N           shadow: requests between leader checks (2); bandit:\n"
             "                      requests an arm plays (20)\n"
             "  --ghost-stride N    shadow: a ghost for every N-th alpha of the grid (2)\n"
+            "  --ghost-sample R    shadow: the ghosts replay 1 session in R (a hash of its\n"
+            "                      id) at 1/R of the capacity; 1: all (each ghost exactly\n"
+            "                      marconi-static); auto (default): the largest power of\n"
+            "                      two that keeps 256 sessions, while a ghost still holds\n"
+            "                      four of the longest requests\n"
             "  --threads N         tuner threads (default: the cores online)\n"
             "  --block-size N      tokens per block for block admission (32)\n"
             "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"
@@ -144,6 +149,7 @@ static int print_json(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const sim
     if (cfg->cache.eng && cfg->cache.eng->layout == RT_RADIX) cli_row_num(&row, "sglang_hit_rate", sgl_rate(r));
     cli_row_num(&row, "seconds", r->seconds); /* wall time: here, not in sweep rows (they must not vary) */
     cli_row_num(&row, "tune_seconds", r->tune_seconds);
+    if (r->ghost_sample > 1) cli_row_int(&row, "ghost_sample", r->ghost_sample);
     if (r->explained) cli_report_misses(&row, r);
     if (composition) cli_report_composition(&row, r);
     char *s = row.oom ? NULL : cli_row_json(&row);
@@ -172,8 +178,10 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
     if (flop) {
         const tun_method *m = cfg->tuner.method ? cfg->tuner.method : cfg->tuner.retune ? &tun_retune : &tun_once;
         if (r->tunings && r->window < 0) {
-            fprintf(f, "alpha              %g (tuner %s: set %d time%s, first at request %zu)\n", r->final_alpha,
-                    m->name, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0]);
+            char smp[64] = "";
+            if (r->ghost_sample > 1) snprintf(smp, sizeof smp, "; ghosts on 1 session in %d", r->ghost_sample);
+            fprintf(f, "alpha              %g (tuner %s: set %d time%s, first at request %zu%s)\n", r->final_alpha,
+                    m->name, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0], smp);
         } else if (r->tunings) {
             fprintf(f, "alpha              %g (tuned %d time%s, first at request %zu, window %" PRId64 ")\n",
                     r->final_alpha, r->tunings, r->tunings == 1 ? "" : "s", r->tuned_at[0], r->window);

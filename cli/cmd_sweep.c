@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "\n"
             "every run: --timing, --ttft-model, --mfu, --gpus, --tpot, --chunk, --no-vanilla,\n"
             "  --buckets, --bootstrap, --retune, --score-last, --tuner, --horizon, --epoch,\n"
-            "  --ghost-stride, --compat, --quirks, --composition:\n"
+            "  --ghost-stride, --ghost-sample, --compat, --quirks, --composition:\n"
             "  as in marconi sim (default --timing des; logical with --compat reference)\n"
             "  --bound           add the offline bounds' columns (bound_hit_tokens,\n"
             "                    bound_flops_saved, belady_*; as sim --bound, docs/bounds.md)\n"

@@ -8,7 +8,8 @@
 #include "base/util.h"
 
 enum { SO_TIMING = CLI_OPT_FIRST, SO_TTFT, SO_MFU, SO_GPUS, SO_TPOT, SO_CHUNK, SO_NOVAN, SO_BUCKETS, SO_BOOT,
-       SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP, SO_TUNER, SO_HORIZON, SO_EPOCH, SO_STRIDE };
+       SO_RETUNE, SO_SCORE, SO_COMPAT, SO_QUIRKS, SO_COMP, SO_TUNER, SO_HORIZON, SO_EPOCH, SO_STRIDE,
+       SO_SAMPLE };
 
 static const struct option shared[] = {
     {"timing", required_argument, 0, SO_TIMING},  {"ttft-model", required_argument, 0, SO_TTFT},
@@ -20,6 +21,7 @@ static const struct option shared[] = {
     {"quirks", required_argument, 0, SO_QUIRKS},  {"composition", no_argument, 0, SO_COMP},
     {"tuner", required_argument, 0, SO_TUNER},    {"horizon", required_argument, 0, SO_HORIZON},
     {"epoch", required_argument, 0, SO_EPOCH},    {"ghost-stride", required_argument, 0, SO_STRIDE},
+    {"ghost-sample", required_argument, 0, SO_SAMPLE},
     {0, 0, 0, 0}};
 
 void cli_opts_init(cli_opts *o) {
@@ -92,6 +94,11 @@ int cli_opts_parse(cli_opts *o, int c, const char *arg) {
     case SO_STRIDE:
         if (mu_parse_long(arg, 1, TUN_GRID_MAX, &o->stride)) return mu_bad_opt("ghost-stride", arg, "is not an integer in [1, 256]");
         return 1;
+    case SO_SAMPLE:
+        if (!strcmp(arg, "auto")) o->sample = 0;
+        else if (mu_parse_long(arg, 1, 1 << 20, &o->sample))
+            return mu_bad_opt("ghost-sample", arg, "is not auto or an integer in [1, 2^20]");
+        return 1;
     case SO_SCORE:
         /* 0 is defined: score over every request replayed so far (the
          * tuner's cache_window_flops(.., 0)), as a count >= the replay's
@@ -126,6 +133,7 @@ int cli_opts_apply(const cli_opts *o, sim_cfg *cfg) {
     cfg->tuner.horizon = (size_t)o->horizon;
     cfg->tuner.epoch = (size_t)o->epoch;
     cfg->tuner.stride = (int)o->stride;
+    cfg->tuner.sample = (int)o->sample;
     /* the reference tunes once; otherwise the default adaptive method */
     cfg->tuner.method = o->tuner ? o->tuner : o->retune ? &tun_retune : cli_opts_compat(o) ? &tun_once : CLI_TUNER_DEFAULT;
     if (sim_parse_buckets(o->buckets, cfg))

@@ -26,6 +26,7 @@ typedef struct cli_opts {
     const tun_method *tuner; /* --tuner, or NULL: CLI_TUNER_DEFAULT (once with --compat reference) */
     long long horizon;   /* --horizon: the shadow's / bandit's decay horizon in requests */
     long long stride;    /* --ghost-stride: the shadow's ghosts at every stride-th alpha */
+    long long sample;    /* --ghost-sample: the shadow's ghosts replay 1 session in this many (0: auto) */
     long long epoch;     /* --epoch: requests between the shadow's leader checks / a bandit arm's play */
 } cli_opts;
 

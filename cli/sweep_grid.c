@@ -364,6 +364,7 @@ uint64_t sw_fingerprint(const sweep *s) {
     h = fnv(h, &b->tuner.horizon, sizeof b->tuner.horizon);
     h = fnv(h, &b->tuner.epoch, sizeof b->tuner.epoch);
     h = fnv(h, &b->tuner.stride, sizeof b->tuner.stride);
+    if (b->tuner.sample) h = fnv(h, &b->tuner.sample, sizeof b->tuner.sample); /* auto keeps old grids' fingerprints */
     h = fnv(h, &s->composition, sizeof s->composition);
     if (s->bound) h = fnv(h, &s->bound, sizeof s->bound); /* other columns (a grid without keeps its fingerprint) */
     return h;

@@ -8,6 +8,8 @@
 #include "sim/explain.h"
 #include "sim/oracle.h"
 
+static int64_t trace_session(void *ctx, size_t req) { return ((const tr_trace *)ctx)->req[req].session_id; }
+
 uint32_t sim_trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in) {
     const tr_trace *tr = ctx;
     *n_in = tr->req[req].n_in;
@@ -45,7 +47,11 @@ int sim_replay_init(sim_replay *r, const tr_trace *tr, const sim_cfg *cfg, char 
     }
     if (cache_init(&r->c, &cc, err, errlen) != 0) goto fail;
     r->tuning = cfg->tune && cfg->cache.ev == &evict_flop;
-    tun_src src = {.ctx = (void *)tr, .tokens = sim_trace_tokens, .max_len = tr->max_len};
+    /* logical timing inserts the requests in order: the shadow's ghosts
+     * may replay ahead of the real cache, in long chunks over threads */
+    tun_src src = {.ctx = (void *)tr, .tokens = sim_trace_tokens, .max_len = tr->max_len,
+                   .ahead = cfg->timing == SIM_LOGICAL ? tr->n : 0,
+                   .session = trace_session, .sessions = tr->n_sessions};
     if (tun_init(&r->t, &cfg->tuner, src) != 0) {
         snprintf(err, errlen, "out of memory");
         cache_free(&r->c);
@@ -114,6 +120,7 @@ void sim_replay_result(const sim_replay *r, sim_result *res) {
         res->scores[k] = t->scores[k];
     }
     res->tune_seconds = t->seconds;
+    res->ghost_sample = r->tuning && t->m == &tun_shadow ? t->cfg.sample : 0;
     res->kv_tokens = c->t.kv_tokens;
     res->ssm_states = c->t.states;
     res->nodes = c->t.nodes;

@@ -192,6 +192,7 @@ typedef struct sim_result {
     double grid[TUN_GRID_MAX]; /* those alphas */
     fl_i128 scores[TUN_GRID_MAX]; /* FLOPs each saved in the last tuning's replay */
     double tune_seconds;       /* wall time in the tuner */
+    int ghost_sample;          /* shadow: its ghosts replayed 1 session in this many (1: all; 0: no shadow) */
     uint64_t kv_tokens;        /* cached at the end */
     uint64_t ssm_states;       /* cached at the end */
     uint64_t nodes;            /* tree nodes at the end */

@@ -147,7 +147,7 @@ static void test_tuner_picks_best_alpha(void **state) {
     tun_cfg tc;
     tun_default_cfg(&tc);
     tc.threads = 1;
-    tun_src src = {&w, work_tokens, w.max_len};
+    tun_src src = {.ctx = &w, .tokens = work_tokens, .max_len = w.max_len};
     size_t ids[512];
     for (int i = 0; i < w.n; i++) ids[i] = (size_t)i;
     fl_i128 scores[TUN_GRID_MAX];
@@ -184,7 +184,7 @@ static void test_tuner_tie_goes_to_smallest(void **state) {
     tun_cfg tc;
     tun_default_cfg(&tc);
     tc.threads = 2;
-    tun_src src = {&w, work_tokens, w.max_len};
+    tun_src src = {.ctx = &w, .tokens = work_tokens, .max_len = w.max_len};
     size_t ids[512];
     for (int i = 0; i < w.n; i++) ids[i] = (size_t)i;
     assert_int_equal(tun_search(&tc, &snap, &src, ids, (size_t)w.n, NULL), 0);

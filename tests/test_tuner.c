@@ -4,7 +4,8 @@
  * chunk boundaries; a shadow ghost is exactly marconi-static at its alpha;
  * on a trace whose best alpha changes half way (ShareGPT-like chat, then
  * SWE-bench-like agent sessions), the shadow method follows and the paper's
- * once-only tuner cannot. */
+ * once-only tuner cannot; the shadow's ghosts give the same results run
+ * ahead of the real cache as behind it; its session sample. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,8 @@ static uint32_t trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in
     *n_in = t->req[req].n_in;
     return tr_tokens(t, req, buf);
 }
+
+static int64_t sess_of(void *ctx, size_t req) { return ((const tr_trace *)ctx)->req[req].session_id; }
 
 static void gen(const char *spec, tr_trace *t) {
     tr_gen_cfg g;
@@ -299,6 +302,152 @@ static void test_phase_change(void **state) {
     tr_free(&t);
 }
 
+/* Drive a tuner by hand, as a DES would (the order not promised ahead:
+ * src.ahead 0), over t in id order; the result in *out. */
+static void drive(const tr_trace *t, const sim_cfg *cfg, size_t ahead, sim_result *out) {
+    char err[600];
+    cache c;
+    assert_int_equal(cache_init(&c, &cfg->cache, err, sizeof err), 0);
+    tun tn;
+    tun_src src = {.ctx = (void *)t, .tokens = trace_tokens, .max_len = t->max_len, .ahead = ahead,
+                   .session = sess_of, .sessions = t->n_sessions};
+    assert_int_equal(tun_init(&tn, &cfg->tuner, src), 0);
+    int32_t *buf = malloc((t->max_len + 1) * sizeof *buf);
+    assert_non_null(buf);
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t n = tr_tokens(t, i, buf);
+        assert_int_equal(tun_before_lookup(&tn, &c, i), 0);
+        assert_int_equal(cache_lookup(&c, buf, t->req[i].n_in, NULL), 0);
+        assert_int_equal(tun_before_insert(&tn, &c, i), 0);
+        assert_int_equal(cache_insert(&c, buf, n), 0);
+        assert_int_equal(tun_after_insert(&tn, &c, i), 0);
+    }
+    memset(out, 0, sizeof *out);
+    out->flops_saved = fl_total(c.st.saved);
+    out->final_alpha = c.alpha;
+    out->tunings = tn.tunings;
+    for (int k = 0; k < tn.tunings && k < TUN_HIST_MAX; k++) {
+        out->alphas[k] = tn.alphas[k];
+        out->tuned_at[k] = tn.at_request[k];
+    }
+    out->ngrid = tn.cfg.ngrid;
+    memcpy(out->scores, tn.scores, sizeof tn.scores);
+    out->ghost_sample = tn.cfg.sample;
+    free(buf);
+    tun_free(&tn);
+    cache_free(&c);
+}
+
+static void same_run(const sim_result *a, const sim_result *b) {
+    assert_true(a->flops_saved == b->flops_saved);
+    assert_true(a->final_alpha == b->final_alpha);
+    assert_int_equal(a->tunings, b->tunings);
+    int h = a->tunings < TUN_HIST_MAX ? a->tunings : TUN_HIST_MAX;
+    assert_memory_equal(a->alphas, b->alphas, (size_t)h * sizeof a->alphas[0]);
+    assert_memory_equal(a->tuned_at, b->tuned_at, (size_t)h * sizeof a->tuned_at[0]);
+    assert_memory_equal(a->scores, b->scores, (size_t)a->ngrid * sizeof a->scores[0]);
+}
+
+/* 6. the shadow's ghosts running ahead of the real cache (logical timing,
+ * long chunks over threads) change nothing: the same alphas at the same
+ * requests as ghosts that replay each epoch after the real cache, for
+ * every thread count, sampled or not. */
+static void test_shadow_ahead(void **state) {
+    (void)state;
+    tr_trace t;
+    gen(SPEC, &t);
+    sim_result *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    static const int samples[] = {1, 2};
+    for (int s = 0; s < 2; s++) {
+        sim_cfg cfg;
+        base_cfg(&cfg, "marconi", CAP, &tun_shadow, 1);
+        cfg.tuner.epoch = 3;
+        cfg.tuner.horizon = 30;
+        cfg.tuner.sample = samples[s];
+        drive(&t, &cfg, 0, a);
+        assert_true(a->tunings > 1); /* alpha moved: the order of its moves is checked */
+        static const int threads[] = {1, 2, 5};
+        for (int k = 0; k < 3; k++) {
+            cfg.tuner.threads = threads[k];
+            drive(&t, &cfg, t.n, b);
+            same_run(a, b);
+        }
+        sim_cfg_free(&cfg);
+    }
+    free(a);
+    free(b);
+    tr_free(&t);
+}
+
+/* 7. the ghosts' session sample: a fixed hash keeps about 1 in R of the
+ * sessions; auto keeps at least TUN_SAMPLE_SESSIONS of them; a sampled
+ * ghost runs in 1/R of the room, never so small that it cannot hold four
+ * of the longest requests; a sample of one is the exact shadow. */
+static void test_shadow_sample(void **state) {
+    (void)state;
+    assert_int_equal(tun_auto_sample(0), 1);
+    assert_int_equal(tun_auto_sample(100), 1);
+    assert_int_equal(tun_auto_sample(511), 1);
+    assert_int_equal(tun_auto_sample(512), 2);
+    assert_int_equal(tun_auto_sample(1000), 2);
+    assert_int_equal(tun_auto_sample(10000), 32);
+    for (size_t n = 1; n < 100000; n = n * 3 + 1) {
+        int r = tun_auto_sample(n);
+        assert_true(r == 1 || n / (size_t)r >= TUN_SAMPLE_SESSIONS);
+        assert_true(n / ((size_t)r * 2) < TUN_SAMPLE_SESSIONS);
+    }
+    static const int rs[] = {2, 4, 32};
+    for (int k = 0; k < 3; k++) {
+        int kept = 0;
+        for (int64_t sid = 0; sid < 64000; sid++) {
+            int in = tun_sampled(sid, rs[k]);
+            assert_int_equal(in, tun_sampled(sid, rs[k])); /* a function of the id */
+            kept += in;
+        }
+        double want = 64000.0 / rs[k];
+        assert_true(kept > 0.9 * want && kept < 1.1 * want);
+    }
+    assert_true(tun_sampled(12345, 1));
+    tr_trace t;
+    gen(SPEC, &t);
+    sim_result *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    sim_cfg cfg;
+    base_cfg(&cfg, "marconi", CAP, &tun_shadow, 2);
+    cfg.tuner.sample = 0; /* auto: 6 sessions, no sample */
+    run(&t, &cfg, a);
+    assert_int_equal(a->ghost_sample, 1);
+    cfg.tuner.sample = 1;
+    run(&t, &cfg, b);
+    same_run(a, b);
+    /* 1 in 2 at 40 GB leaves a ghost room for four of the longest requests */
+    cfg.cache.capacity = 40e9;
+    cfg.tuner.sample = 1;
+    run(&t, &cfg, a);
+    cfg.tuner.sample = 2;
+    run(&t, &cfg, b);
+    assert_int_equal(b->ghost_sample, 2);
+    assert_true(b->scores[0] < a->scores[0]); /* the sample saw fewer requests */
+    /* at a capacity that holds few long requests, the sample shrinks back */
+    sim_cfg small;
+    double cap1 = 8.0 * ((double)cache_cfg_state_bytes(&cfg.cache) + (double)cache_cfg_kv_bytes(&cfg.cache) * t.max_len);
+    base_cfg(&small, "marconi", cap1 * 0.99, &tun_shadow, 2);
+    small.tuner.sample = 4;
+    run(&t, &small, b);
+    assert_int_equal(b->ghost_sample, 1);
+    small.cache.capacity = cap1 * 1.01;
+    run(&t, &small, b);
+    assert_int_equal(b->ghost_sample, 2);
+    sim_cfg_free(&small);
+    sim_cfg_free(&cfg);
+    free(a);
+    free(b);
+    tr_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contract),
@@ -306,6 +455,8 @@ int main(void) {
         cmocka_unit_test(test_search_shared_tokens),
         cmocka_unit_test(test_shadow_ghosts_are_static),
         cmocka_unit_test(test_phase_change),
+        cmocka_unit_test(test_shadow_ahead),
+        cmocka_unit_test(test_shadow_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

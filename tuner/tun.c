@@ -32,6 +32,22 @@ void tun_default_cfg(tun_cfg *cfg) {
     cfg->horizon = 0;
     cfg->epoch = 0;
     cfg->stride = 0;
+    cfg->sample = 0;
+}
+
+int tun_auto_sample(size_t sessions) {
+    int r = 1;
+    while (r < (1 << 20) && sessions / ((size_t)r * 2) >= TUN_SAMPLE_SESSIONS) r *= 2;
+    return r;
+}
+
+int tun_sampled(int64_t sid, int r) {
+    if (r <= 1) return 1;
+    uint64_t z = (uint64_t)sid + 0x9e3779b97f4a7c15ull; /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (z >> 11) % (uint64_t)r == 0;
 }
 
 int tun_init(tun *t, const tun_cfg *cfg, tun_src src) {
@@ -42,6 +58,7 @@ int tun_init(tun *t, const tun_cfg *cfg, tun_src src) {
     if (!t->cfg.horizon) t->cfg.horizon = t->m->horizon;
     if (!t->cfg.epoch) t->cfg.epoch = t->m->epoch ? t->m->epoch : 1;
     if (!t->cfg.stride) t->cfg.stride = 2;
+    if (t->cfg.sample < 1) t->cfg.sample = tun_auto_sample(src.sessions);
     t->src = src;
     t->window = -1;
     if (t->m->init && t->m->init(t)) {

@@ -56,6 +56,9 @@ typedef struct tun_cfg {
     size_t horizon;            /* shadow, bandit: decay horizon in requests (gamma = 1 - 1/horizon); 0: the method's default */
     int stride;                /* shadow: a ghost for every stride-th alpha of the grid (and the last); 1: all; 0: 2 */
     size_t epoch;              /* bandit: requests an arm is played; shadow: requests between leader checks; 0: the method's default */
+    int sample;                /* shadow: the ghosts replay one session in `sample` (by a hash of
+                                * its id) at 1/sample of the capacity; 1: every request (each
+                                * ghost exactly marconi-static); 0: tun_auto_sample */
 } tun_cfg;
 
 /* Where replays get a request's tokens: its full sequence into buf (which
@@ -64,6 +67,12 @@ typedef struct tun_src {
     void *ctx;
     uint32_t (*tokens)(void *ctx, size_t req, int32_t *buf, uint32_t *n_in);
     uint32_t max_len; /* longest sequence */
+    size_t ahead;     /* > 0: the driver inserts requests 0, 1, ..., ahead-1 in
+                       * that order (logical timing), so replays that do not
+                       * depend on the real cache may run ahead of it;
+                       * 0: the order is not known in advance (DES) */
+    int64_t (*session)(void *ctx, size_t req); /* request req's session (NULL: each request its own) */
+    size_t sessions;  /* distinct sessions in the stream (0: unknown), for cfg.sample = 0 */
 } tun_src;
 
 /* A method: hooks around the cache's calls (as tun_before_lookup etc.),
@@ -110,8 +119,19 @@ struct tun {
 };
 
 /* The default grid {0, 0.1, ..., 2.0}, multiplier 5, score_last 500,
- * method NULL (once); horizon, epoch, stride 0 (the method's defaults). */
+ * method NULL (once); horizon, epoch, stride, sample 0 (the method's defaults). */
 void tun_default_cfg(tun_cfg *cfg);
+
+/* Sessions the shadow's sample keeps at least, where the stream has them. */
+#define TUN_SAMPLE_SESSIONS 256
+/* cfg.sample 0: the largest power of two R with sessions / R >= TUN_SAMPLE_SESSIONS
+ * (1 for fewer than twice that, or unknown), so the ghosts' work stops
+ * growing with the trace while their sample stays large enough to rank
+ * the alphas. */
+int tun_auto_sample(size_t sessions);
+/* Does the shadow's 1-in-r sample keep session `sid`?  (A fixed hash of
+ * the id: the same sessions for any run, thread count or chunking.) */
+int tun_sampled(int64_t sid, int r);
 
 /* Returns 0, or -1 on out of memory (nothing to free). */
 int tun_init(tun *t, const tun_cfg *cfg, tun_src src);
@@ -172,7 +192,7 @@ long tun_ghosts_step(tun_ghosts *g, const size_t *ids, size_t n);
 int tun_ghosts_run(tun_ghosts *g, const size_t *ids, size_t n);
 
 #define TUN_CHUNK_MAX 4096        /* requests a chunk */
-#define TUN_CHUNK_TOKENS (1 << 18) /* tokens a chunk holds before it is cut short (1 MiB: stays in cache) */
+#define TUN_CHUNK_TOKENS (1 << 22) /* tokens a chunk holds before it is cut short (1 MiB: stays in cache) */
 #define TUN_WINDOW_TOKENS (1 << 24) /* tun_search holds its window's tokens up to this (64 MiB) */
 #define TUN_PAR_TOKENS (1 << 16)   /* a chunk of fewer tokens is replayed on one thread */
 

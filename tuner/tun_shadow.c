@@ -20,6 +20,7 @@
  * spread over cfg.threads threads; cfg.stride > 1 runs every stride-th
  * alpha of the grid only (and the last), for a fraction of the cost.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,13 @@
 typedef struct shadow {
     tun_ghosts g;      /* one ghost per alpha of the grid */
     int have_g;        /* g was made (at the first lookup) */
-    size_t *pend;      /* requests the real cache finished that the ghosts have not replayed */
+    size_t *pend;      /* requests the real cache finished that the ghosts have not replayed (order unknown ahead) */
     size_t npend;      /* entries in pend (at most cfg.epoch) */
+    size_t *ids;       /* run ahead (src.ahead): the chunk's request ids, consecutive */
+    size_t ch_n;       /* run ahead: requests of the chunk the ghosts replayed */
+    size_t ch_pos;     /* run ahead: of them, the ones the real cache has reached */
+    size_t next;       /* run ahead: the first request the ghosts have not replayed */
+    size_t since;      /* requests since the last leader check */
     double score[TUN_GRID_MAX]; /* decayed FLOPs saved per ghost */
     double gamma;      /* decay per request */
     int leader;        /* ghost whose alpha is in use, or -1 before the first epoch */
@@ -44,7 +50,10 @@ static int shadow_init(tun *t) {
     if (!s) return -1;
     if (t->cfg.epoch < 1) t->cfg.epoch = 1;
     s->pend = malloc(t->cfg.epoch * sizeof *s->pend);
-    if (!s->pend) {
+    s->ids = t->src.ahead ? malloc(TUN_CHUNK_MAX * sizeof *s->ids) : NULL;
+    if (!s->pend || (t->src.ahead && !s->ids)) {
+        free(s->pend);
+        free(s->ids);
         free(s);
         return -1;
     }
@@ -64,16 +73,37 @@ static void shadow_free(tun *t) {
     if (!s) return;
     if (s->have_g) tun_ghosts_free(&s->g);
     free(s->pend);
+    free(s->ids);
     free(s);
     t->priv = NULL;
+}
+
+/* Does a ghost at 1/r of c's room still hold four of the longest requests
+ * (so that the sample's ranking of the alphas means something)? */
+static int room_for(const tun *t, const cache *c, int r) {
+    double state = (double)c->state_bytes, seq = state + (double)c->kv_bytes * (double)t->src.max_len;
+    if (c->cfg.state_capacity > 0)
+        return c->cfg.state_capacity / r >= 4 * state && c->cfg.kv_capacity / r >= 4 * (seq - state);
+    return c->cfg.capacity / r >= 4 * seq;
 }
 
 static int shadow_before_lookup(tun *t, cache *c, size_t req) {
     shadow *s = t->priv;
     (void)req;
     if (s->have_g || c->st.requests != 0) return 0;
+    while (t->cfg.sample > 1 && !room_for(t, c, t->cfg.sample)) t->cfg.sample /= 2;
     double t0 = mu_now();
-    int rc = tun_ghosts_init(&s->g, c, s->alpha, s->n, t->cfg.threads, t->cfg.epoch, &t->src);
+    /* run ahead: chunks as long as the tokens allow, a thread a ghost;
+     * else an epoch's requests at a time, after the real cache */
+    size_t chunk = t->src.ahead ? 0 : t->cfg.epoch;
+    int rc = tun_ghosts_init(&s->g, c, s->alpha, s->n, t->cfg.threads, chunk, &t->src);
+    for (int k = 0; rc == 0 && k < s->g.n; k++) { /* a 1-in-R sample of sessions in 1/R of the room */
+        cache_cfg *gc = &s->g.c[k].cfg;
+        double r = (double)t->cfg.sample;
+        gc->capacity /= r;
+        gc->kv_capacity /= r;
+        gc->state_capacity /= r;
+    }
     t->seconds += mu_now() - t0;
     if (rc) {
         t->oom = 1;
@@ -83,43 +113,83 @@ static int shadow_before_lookup(tun *t, cache *c, size_t req) {
     return 0;
 }
 
-/* Replay the pending requests on the ghosts and update the scores. */
-static int shadow_catch_up(tun *t, shadow *s) {
+/* Do the ghosts replay request req? */
+static int in_sample(const tun *t, size_t req) {
+    if (t->cfg.sample <= 1) return 1;
+    int64_t sid = t->src.session ? t->src.session(t->src.ctx, req) : (int64_t)req;
+    return tun_sampled(sid, t->cfg.sample);
+}
+
+/* Score chunk request q: every ghost's FLOPs saved on it. */
+static void score_one(tun *t, shadow *s, size_t q) {
     int n = s->g.n;
+    const fl_i128 *sv = s->g.saved;
+    size_t cap = s->g.req_cap;
+    /* the clock ticks only on requests where the ghosts differ: one where
+     * every alpha saved the same says nothing about which is better, and
+     * sparse hits (long one-turn prompts) would otherwise be forgotten
+     * before the next one */
+    int differ = 0;
+    for (int a = 1; a < n && !differ; a++) differ = sv[(size_t)a * cap + q] != sv[q];
+    for (int a = 0; a < n; a++) {
+        fl_i128 v = sv[(size_t)a * cap + q];
+        t->scores[s->gi[a]] += v;
+        if (differ) s->score[a] = s->score[a] * s->gamma + (double)v;
+    }
+}
+
+/* Replay the pending requests on the ghosts and score them. */
+static int shadow_catch_up(tun *t, shadow *s) {
     for (size_t done = 0; done < s->npend;) {
         long k = tun_ghosts_step(&s->g, s->pend + done, s->npend - done);
         if (k < 0) return -1;
-        for (long q = 0; q < k; q++) {
-            /* the clock ticks only on requests where the ghosts differ:
-             * one where every alpha saved the same says nothing about
-             * which is better, and sparse hits (long one-turn prompts)
-             * would otherwise be forgotten before the next one */
-            int differ = 0;
-            for (int a = 1; a < n && !differ; a++) differ = s->g.saved[(size_t)a * s->g.req_cap + q] != s->g.saved[q];
-            for (int a = 0; a < n; a++) {
-                fl_i128 v = s->g.saved[(size_t)a * s->g.req_cap + q];
-                t->scores[s->gi[a]] += v;
-                if (differ) s->score[a] = s->score[a] * s->gamma + (double)v;
-            }
-        }
+        for (long q = 0; q < k; q++) score_one(t, s, (size_t)q);
         done += (size_t)k;
     }
     s->npend = 0;
     return 0;
 }
 
+/* Run ahead: score request req, replaying the next chunk on the ghosts
+ * first if they have not reached it.  The ghosts never read the real
+ * cache, so replaying them before the real cache gets there changes no
+ * result -- only how many requests a thread's turn covers. */
+static int shadow_ahead(tun *t, shadow *s, size_t req) {
+    if (s->ch_pos == s->ch_n) {
+        size_t n = 0;
+        for (size_t r = s->next; r < t->src.ahead && n < TUN_CHUNK_MAX; r++)
+            if (in_sample(t, r)) s->ids[n++] = r;
+        long k = n ? tun_ghosts_step(&s->g, s->ids, n) : -1;
+        if (k < 0) return -1;
+        s->ch_n = (size_t)k;
+        s->ch_pos = 0;
+        s->next = s->ids[k - 1] + 1;
+    }
+    assert(s->ids[s->ch_pos] == req); /* the driver keeps the promised order */
+    (void)req;
+    score_one(t, s, s->ch_pos++);
+    return 0;
+}
+
 static int shadow_after_insert(tun *t, cache *c, size_t req) {
     shadow *s = t->priv;
     if (!s->have_g) return 0;
-    s->pend[s->npend++] = req;
-    if (s->npend < t->cfg.epoch) return 0;
+    int rc = 0;
     double t0 = mu_now();
-    int rc = shadow_catch_up(t, s);
+    int sampled = in_sample(t, req);
+    if (t->src.ahead) {
+        if (sampled) rc = shadow_ahead(t, s, req);
+    } else {
+        if (sampled) s->pend[s->npend++] = req;
+        if (s->since + 1 == t->cfg.epoch) rc = shadow_catch_up(t, s);
+    }
     t->seconds += mu_now() - t0;
     if (rc) {
         t->oom = 1;
         return -1;
     }
+    if (++s->since < t->cfg.epoch) return 0;
+    s->since = 0;
     int best = 0; /* the first of the highest */
     for (int a = 1; a < s->g.n; a++)
         if (s->score[a] > s->score[best]) best = a;
