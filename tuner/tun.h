@@ -192,7 +192,7 @@ long tun_ghosts_step(tun_ghosts *g, const size_t *ids, size_t n);
 int tun_ghosts_run(tun_ghosts *g, const size_t *ids, size_t n);
 
 #define TUN_CHUNK_MAX 4096        /* requests a chunk */
-#define TUN_CHUNK_TOKENS (1 << 22) /* tokens a chunk holds before it is cut short (1 MiB: stays in cache) */
+#define TUN_CHUNK_TOKENS (1 << 22) /* tokens a chunk holds before it is cut short (16 MiB: runs ahead need long chunks to keep threads busy) */
 #define TUN_WINDOW_TOKENS (1 << 24) /* tun_search holds its window's tokens up to this (64 MiB) */
 #define TUN_PAR_TOKENS (1 << 16)   /* a chunk of fewer tokens is replayed on one thread */
 

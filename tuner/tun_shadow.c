@@ -19,6 +19,14 @@
  * static alpha in hindsight.  Costs a replay of the trace per ghost,
  * spread over cfg.threads threads; cfg.stride > 1 runs every stride-th
  * alpha of the grid only (and the last), for a fraction of the cost.
+ *
+ * Two ways to cheapen it without changing what it is:
+ *   run ahead   with src.ahead (logical timing) the ghosts replay the next
+ *               chunk before the real cache reaches it, a ghost a thread
+ *               (ghosts never read the real cache: same results)
+ *   sample      cfg.sample = R > 1: the ghosts replay only the sessions a
+ *               fixed hash keeps (1 in R) in 1/R of the room -- a
+ *               miniature simulation; the real cache sees everything
  */
 #include <assert.h>
 #include <stdlib.h>
