@@ -138,6 +138,17 @@ static void test_contract(void **state) {
     tr_free(&t);
 }
 
+/* The same alphas at the same requests, the same FLOPs and scores. */
+static void same_run(const sim_result *a, const sim_result *b) {
+    assert_true(a->flops_saved == b->flops_saved);
+    assert_true(a->final_alpha == b->final_alpha);
+    assert_int_equal(a->tunings, b->tunings);
+    int h = a->tunings < TUN_HIST_MAX ? a->tunings : TUN_HIST_MAX;
+    assert_memory_equal(a->alphas, b->alphas, (size_t)h * sizeof a->alphas[0]);
+    assert_memory_equal(a->tuned_at, b->tuned_at, (size_t)h * sizeof a->tuned_at[0]);
+    assert_memory_equal(a->scores, b->scores, (size_t)a->ngrid * sizeof a->scores[0]);
+}
+
 /* 2. any thread count, the same bits. */
 static void test_threads(void **state) {
     (void)state;
@@ -154,15 +165,9 @@ static void test_threads(void **state) {
         for (int k = 0; k < 3; k++) {
             cfg.tuner.threads = threads[k];
             run(&t, &cfg, b);
-            assert_true(a->flops_saved == b->flops_saved);
+            same_run(a, b);
             assert_int_equal(a->st.hit_tokens, b->st.hit_tokens);
             assert_int_equal(a->st.evict_calls, b->st.evict_calls);
-            assert_true(a->final_alpha == b->final_alpha);
-            assert_int_equal(a->tunings, b->tunings);
-            int h = a->tunings < TUN_HIST_MAX ? a->tunings : TUN_HIST_MAX;
-            assert_memory_equal(a->alphas, b->alphas, (size_t)h * sizeof a->alphas[0]);
-            assert_memory_equal(a->tuned_at, b->tuned_at, (size_t)h * sizeof a->tuned_at[0]);
-            assert_memory_equal(a->scores, b->scores, (size_t)a->ngrid * sizeof a->scores[0]);
         }
         sim_cfg_free(&cfg);
     }
@@ -338,15 +343,6 @@ static void drive(const tr_trace *t, const sim_cfg *cfg, size_t ahead, sim_resul
     cache_free(&c);
 }
 
-static void same_run(const sim_result *a, const sim_result *b) {
-    assert_true(a->flops_saved == b->flops_saved);
-    assert_true(a->final_alpha == b->final_alpha);
-    assert_int_equal(a->tunings, b->tunings);
-    int h = a->tunings < TUN_HIST_MAX ? a->tunings : TUN_HIST_MAX;
-    assert_memory_equal(a->alphas, b->alphas, (size_t)h * sizeof a->alphas[0]);
-    assert_memory_equal(a->tuned_at, b->tuned_at, (size_t)h * sizeof a->tuned_at[0]);
-    assert_memory_equal(a->scores, b->scores, (size_t)a->ngrid * sizeof a->scores[0]);
-}
 
 /* 6. the shadow's ghosts running ahead of the real cache (logical timing,
  * long chunks over threads) change nothing: the same alphas at the same
