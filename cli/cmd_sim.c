@@ -77,7 +77,7 @@ static void sim_usage(FILE *f, int replay) {
             "                      id) at 1/R of the capacity; 1: all (each ghost exactly\n"
             "                      marconi-static); auto (default): the largest power of\n"
             "                      two that keeps 256 sessions, while a ghost still holds\n"
-            "                      four of the longest requests\n"
+            "                      eight of the longest requests\n"
             "  --threads N         tuner threads (default: the cores online)\n"
             "  --block-size N      tokens per block for block admission (32)\n"
             "  --model NAME        hybrid-7b (default: 4 attention, 24 SSM, 28 MLP layers,\n"

@@ -379,8 +379,9 @@ static void test_shadow_ahead(void **state) {
 
 /* 7. the ghosts' session sample: a fixed hash keeps about 1 in R of the
  * sessions; auto keeps at least TUN_SAMPLE_SESSIONS of them; a sampled
- * ghost runs in 1/R of the room, never so small that it cannot hold four
- * of the longest requests; a sample of one is the exact shadow. */
+ * ghost runs in 1/R of the room, never so small that it cannot hold
+ * TUN_SAMPLE_ROOM of the longest requests; a sample of one is the exact
+ * shadow. */
 static void test_shadow_sample(void **state) {
     (void)state;
     assert_int_equal(tun_auto_sample(0), 1);
@@ -419,7 +420,7 @@ static void test_shadow_sample(void **state) {
     cfg.tuner.sample = 1;
     run(&t, &cfg, b);
     same_run(a, b);
-    /* 1 in 2 at 40 GB leaves a ghost room for four of the longest requests */
+    /* 1 in 2 at 40 GB leaves a ghost room for TUN_SAMPLE_ROOM of the longest requests */
     cfg.cache.capacity = 40e9;
     cfg.tuner.sample = 1;
     run(&t, &cfg, a);
@@ -429,7 +430,7 @@ static void test_shadow_sample(void **state) {
     assert_true(b->scores[0] < a->scores[0]); /* the sample saw fewer requests */
     /* at a capacity that holds few long requests, the sample shrinks back */
     sim_cfg small;
-    double cap1 = 8.0 * ((double)cache_cfg_state_bytes(&cfg.cache) + (double)cache_cfg_kv_bytes(&cfg.cache) * t.max_len);
+    double cap1 = 2.0 * TUN_SAMPLE_ROOM * ((double)cache_cfg_state_bytes(&cfg.cache) + (double)cache_cfg_kv_bytes(&cfg.cache) * t.max_len);
     base_cfg(&small, "marconi", cap1 * 0.99, &tun_shadow, 2);
     small.tuner.sample = 4;
     run(&t, &small, b);

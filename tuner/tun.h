@@ -124,8 +124,14 @@ void tun_default_cfg(tun_cfg *cfg);
 
 /* Sessions the shadow's sample keeps at least, where the stream has them. */
 #define TUN_SAMPLE_SESSIONS 256
+/* The longest requests (input and output) a sampled ghost must hold: the
+ * sample is halved until it does.  Measured on SWE-bench-like traces at
+ * 80 GB (docs/tuner.md): 1 in 2 (room for 10 such requests) kept the
+ * exact shadow's gain, 1 in 4 (room for 5) lost it. */
+#define TUN_SAMPLE_ROOM 8
 /* cfg.sample 0: the largest power of two R with sessions / R >= TUN_SAMPLE_SESSIONS
- * (1 for fewer than twice that, or unknown), so the ghosts' work stops
+ * (1 for fewer than twice that, or unknown; the shadow then halves it
+ * while a ghost would not hold TUN_SAMPLE_ROOM of the longest requests), so the ghosts' work stops
  * growing with the trace while their sample stays large enough to rank
  * the alphas. */
 int tun_auto_sample(size_t sessions);

@@ -86,13 +86,15 @@ static void shadow_free(tun *t) {
     t->priv = NULL;
 }
 
-/* Does a ghost at 1/r of c's room still hold four of the longest requests
- * (so that the sample's ranking of the alphas means something)? */
+/* Does a ghost at 1/r of c's room still hold TUN_SAMPLE_ROOM of the
+ * longest requests (so that the sample's ranking of the alphas means
+ * something)? */
 static int room_for(const tun *t, const cache *c, int r) {
     double state = (double)c->state_bytes, seq = state + (double)c->kv_bytes * (double)t->src.max_len;
     if (c->cfg.state_capacity > 0)
-        return c->cfg.state_capacity / r >= 4 * state && c->cfg.kv_capacity / r >= 4 * (seq - state);
-    return c->cfg.capacity / r >= 4 * seq;
+        return c->cfg.state_capacity / r >= TUN_SAMPLE_ROOM * state &&
+               c->cfg.kv_capacity / r >= TUN_SAMPLE_ROOM * (seq - state);
+    return c->cfg.capacity / r >= TUN_SAMPLE_ROOM * seq;
 }
 
 static int shadow_before_lookup(tun *t, cache *c, size_t req) {
