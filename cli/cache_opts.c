@@ -85,3 +85,11 @@ int cli_cache_apply(const cli_cache *o, sim_cfg *cfg) {
     cfg->check = o->check;
     return 0;
 }
+
+int cli_cache_load(const sim_cfg *cfg, const char *path, tr_trace *tr) {
+    char err[600];
+    if (cache_cfg_check(&cfg->cache, err, sizeof err) != 0) return mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
+    tr_err terr;
+    if (tr_load(path, tr, &terr) != 0) return mu_err(MU_EXIT_USAGE, "%s", terr.msg);
+    return 0;
+}

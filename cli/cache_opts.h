@@ -42,5 +42,10 @@ int cli_cache_model(const cli_cache *o, fl_model *m);
  * cfg (made by sim_default_cfg for o->system).  0, or MU_EXIT_USAGE with a
  * message printed. */
 int cli_cache_apply(const cli_cache *o, sim_cfg *cfg);
+/* The last checks before a replay, in the order the commands report them:
+ * cfg's cache as a whole (cache_cfg_check: "--capacity: why"), then the
+ * trace at path loaded into tr.  0, or MU_EXIT_USAGE with a message
+ * printed (tr is then the caller's to free either way). */
+int cli_cache_load(const sim_cfg *cfg, const char *path, tr_trace *tr);
 
 #endif

@@ -243,15 +243,7 @@ int cmd_explain(int argc, char **argv) {
     int csv_open = 0;
     if (cli_cache_apply(&co, &cfg) || cli_opts_apply(&so, &cfg)) goto out; /* it said why */
     cli_eng_apply(&eo, &cfg); /* the engines' switches (after the chunk option) */
-    if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
-        goto out;
-    }
-    tr_err terr;
-    if (tr_load(argv[optind], &tr, &terr) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
-        goto out;
-    }
+    if (cli_cache_load(&cfg, argv[optind], &tr)) goto out; /* it said why */
     /* the CSV's folder must take a file before any work */
     if (csv && mu_atomic_open(&af, csv, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--csv: %s: %s", csv, err);

@@ -380,15 +380,7 @@ static int sim_main(int argc, char **argv, int replay) {
         rc = mu_err(MU_EXIT_USAGE, "--evict-split: %s", err);
         goto out;
     }
-    if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
-        goto out;
-    }
-    tr_err terr;
-    if (tr_load(argv[optind], &tr, &terr) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
-        goto out;
-    }
+    if (cli_cache_load(&cfg, argv[optind], &tr)) goto out; /* it said why */
     if ((rc = cli_live_start(&live, &cfg, &tr, (int)cfg.cache.quirks)) != MU_EXIT_OK) goto out;
     rc = MU_EXIT_USAGE;
     sim_result *r = malloc(sizeof *r);
