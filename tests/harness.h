@@ -3,7 +3,8 @@
  * marconi subcommand run in-process the way the binary would (stdout and
  * stderr captured: the tests check exit codes, messages and output), and
  * the golden folder; and the checks several suites make of the library
- * (generated traces, the miss explanation's partition).
+ * (generated traces, a cache's invariants after each request, a replay's
+ * determinism, the miss explanation's partition).
  *
  *   static int setup(void **s)  ->  th_setup    (creates th_dir)
  *   th_run(cmd_sim, "sim", trace, "--capacity", "3e9", NULL)
@@ -26,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "cache/cache.h"
 #include "sim/sim.h"
 #include "traces/tr_gen.h"
 
@@ -144,6 +146,41 @@ static inline void th_gen(const char *spec, tr_trace *t) {
 /* a[0..n) = from, from + 1, ...: a run of distinct tokens. */
 static inline void th_seqn(int32_t *a, uint32_t n, int32_t from) {
     for (uint32_t i = 0; i < n; i++) a[i] = from + (int32_t)i;
+}
+
+/* Fail the test, with cache_check's reason, unless every invariant of c holds. */
+static inline void th_cache_check(const cache *c) {
+    char err[512];
+    if (cache_check(c, err, sizeof err)) fail_msg("cache_check: %s", err);
+}
+
+/* Look the n tokens of seq up in c, then (insert) insert them, checking c
+ * after each step.  Returns the lookup's hit in tokens. */
+static inline uint32_t th_cache_request(cache *c, const int32_t *seq, uint32_t n, int insert) {
+    cache_hit h;
+    assert_int_equal(cache_lookup(c, seq, n, &h), 0);
+    th_cache_check(c);
+    if (insert) {
+        assert_int_equal(cache_insert(c, seq, n), 0);
+        th_cache_check(c);
+    }
+    return h.tokens;
+}
+
+/* Replay tr under cfg twice: the second run must give exactly the first's
+ * hits, evictions (leaves, inner states, tombstones) and FLOPs saved. */
+static inline void th_assert_replay_deterministic(const tr_trace *tr, const sim_cfg *cfg) {
+    char err[512];
+    sim_result *r1 = malloc(sizeof *r1), *r2 = malloc(sizeof *r2);
+    assert_true(r1 && r2);
+    if (sim_run(tr, cfg, r1, err, sizeof err) || sim_run(tr, cfg, r2, err, sizeof err)) fail_msg("sim_run: %s", err);
+    assert_int_equal(r1->st.hit_tokens, r2->st.hit_tokens);
+    assert_int_equal(r1->st.evicted_leaves, r2->st.evicted_leaves);
+    assert_int_equal(r1->st.evicted_inner, r2->st.evicted_inner);
+    assert_int_equal(r1->st.evicted_tombs, r2->st.evicted_tombs);
+    assert_true(r1->flops_saved == r2->flops_saved);
+    free(r1);
+    free(r2);
 }
 
 /* ---- the miss explanation (sim/explain.c) ----------------------------------------------- */
