@@ -41,7 +41,7 @@ SIM_SRC    := sim/sim.c sim/replay.c sim/otrie.c sim/oracle.c sim/bound.c sim/ex
 CORE_SRC   := $(BASE_SRC) $(FLOPS_SRC) $(CACHE_SRC) $(TRACES_SRC) $(TUNER_SRC) $(SIM_SRC)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
-CLI_SRC    := cli/cli.c cli/cmd_sim.c cli/live.c cli/opts.c cli/eng_opts.c cli/report.c cli/cmd_model.c cli/cmd_sweep.c cli/sweep_grid.c cli/sweep_run.c \
+CLI_SRC    := cli/cli.c cli/cmd_sim.c cli/live.c cli/opts.c cli/cache_opts.c cli/eng_opts.c cli/report.c cli/cmd_model.c cli/cmd_sweep.c cli/sweep_grid.c cli/sweep_run.c \
               cli/sweep_journal.c cli/sweep_pool.c cli/sweep_out.c cli/sweep_merge.c cli/cmd_gen.c cli/cmd_stats.c \
               cli/cmd_pack.c cli/cmd_convert.c cli/cmd_profile.c cli/cmd_explain.c
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

@@ -12,6 +12,17 @@ int cli_bad_option(const char *cmd, int c, char **argv) {
     return mu_err(MU_EXIT_USAGE, "%s: bad option '%s' (marconi %s --help)", cmd, argv[optind - 1], cmd);
 }
 
+int cli_table_append(struct option *all, size_t cap, const struct option *more) {
+    size_t n = 0;
+    while (all[n].name) n++;
+    for (size_t i = 0; more[i].name; i++) {
+        if (n + 1 >= cap) return -1;
+        all[n++] = more[i];
+    }
+    all[n] = (struct option){0, 0, 0, 0};
+    return 0;
+}
+
 /* "is not a KIND (a, b, c)" from the n names name(i) into buf. */
 static const char *not_one_of(char *buf, size_t cap, const char *kind, const char *(*name)(int i)) {
     size_t at = (size_t)snprintf(buf, cap, "is not %s (", kind);

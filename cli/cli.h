@@ -3,6 +3,9 @@
 #ifndef MARCONI_CLI_H
 #define MARCONI_CLI_H
 
+#include <getopt.h>
+#include <stddef.h>
+
 #include "base/err.h"
 
 /* getopt_long (its optstring starting with ':') returned c, '?' or ':',
@@ -18,5 +21,10 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * MU_EXIT_USAGE returned.  One check for every command that takes them. */
 int cli_check_system(const char *opt, const char *arg);
 int cli_check_eviction(const char *opt, const char *arg);
+
+/* Append the {0}-terminated options more to the getopt table all (cap
+ * entries, {0}-terminated): each option group's *_table is this call.  0,
+ * or -1 when cap is too small. */
+int cli_table_append(struct option *all, size_t cap, const struct option *more);
 
 #endif

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/util.h"
+#include "cli/cache_opts.h"
 #include "cli/cli.h"
 #include "cli/cmds.h"
 #include "cli/opts.h"
@@ -189,69 +189,36 @@ static int write_csv(mu_atomic_file *afp, const char *path, const tr_trace *tr, 
 }
 
 int cmd_explain(int argc, char **argv) {
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_TOP, O_CSV, O_CHECK };
+    enum { O_TOP = 256, O_CSV };
     static const struct option own[] = {
-        {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
-        {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
-        {"alpha", required_argument, 0, O_ALPHA},     {"threads", required_argument, 0, O_THREADS},
-        {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
-        {"model-file", required_argument, 0, O_MODELF}, {"top", required_argument, 0, O_TOP},
-        {"csv", required_argument, 0, O_CSV},         {"check", no_argument, 0, O_CHECK},
-        {"help", no_argument, 0, 'h'},
+        {"top", required_argument, 0, O_TOP}, {"csv", required_argument, 0, O_CSV}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     struct option opts[96];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_cache_table(opts, sizeof opts / sizeof opts[0]);
     cli_eng_table(opts, sizeof opts / sizeof opts[0]);
     cli_opts so;
     cli_opts_init(&so);
+    cli_cache co;
+    cli_cache_init(&co);
     cli_eng eo;
     cli_eng_init(&eo);
-    const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL, *csv = NULL;
-    double capacity = -1, alpha = 0;
-    long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32, top = 10;
-    int c, handled, check = 0;
-    if (threads < 1) threads = 1;
+    const char *csv = NULL;
+    long long top = 10;
+    int c, handled;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_eng_parse(&eo, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_cache_parse(&co, c, optarg)) ||
+            (handled = cli_eng_parse(&eo, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
         case 'h': explain_usage(stdout); return MU_EXIT_OK;
-        case O_SYSTEM:
-            if (cli_check_system("system", optarg)) return MU_EXIT_USAGE;
-            system = optarg;
-            break;
-        case O_CAP:
-            if (mu_parse_bytes(optarg, &capacity) || !(capacity > 0))
-                return mu_bad_opt("capacity", optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
-            break;
-        case O_ADM:
-            if (!adm_find(optarg)) return mu_bad_opt("admission", optarg, "is not an admission policy (judicious, leaf, block)");
-            adm = optarg;
-            break;
-        case O_EV:
-            if (cli_check_eviction("eviction", optarg)) return MU_EXIT_USAGE;
-            ev = optarg;
-            break;
-        case O_ALPHA:
-            if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
-                return mu_bad_opt("alpha", optarg, "is not a number in [0, 1e6]");
-            break;
-        case O_THREADS:
-            if (mu_parse_long(optarg, 1, 4096, &threads)) return mu_bad_opt("threads", optarg, "is not an integer in [1, 4096]");
-            break;
-        case O_BLOCK:
-            if (mu_parse_long(optarg, 1, 1 << 20, &block)) return mu_bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
-            break;
         case O_TOP:
             if (mu_parse_long(optarg, 0, 1 << 20, &top)) return mu_bad_opt("top", optarg, "is not an integer in [0, 2^20]");
             break;
-        case O_MODEL: model = optarg; break;
-        case O_MODELF: model_file = optarg; break;
-        case O_CHECK: check = 1; break;
         case O_CSV:
             if (!*optarg) return mu_bad_opt("csv", optarg, "is empty: name the file to write");
             csv = optarg;
@@ -263,9 +230,9 @@ int cmd_explain(int argc, char **argv) {
     if (optind != argc - 1)
         return mu_err(MU_EXIT_USAGE, optind >= argc ? "explain: which trace? (marconi explain --help)"
                                                     : "explain: one trace at a time (marconi explain --help)");
-    if (capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
+    if (co.capacity < 0) return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9)");
     sim_cfg cfg;
-    sim_default_cfg(&cfg, system, capacity);
+    sim_default_cfg(&cfg, co.system, co.capacity);
     int rc = MU_EXIT_USAGE;
     char err[600];
     tr_trace tr = {0};
@@ -274,31 +241,9 @@ int cmd_explain(int argc, char **argv) {
     mu_atomic_file af;
     memset(&af, 0, sizeof af);
     int csv_open = 0;
-    if (model && fl_preset(model, &cfg.cache.model) != 0) {
-        rc = mu_bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
-        goto out;
-    }
-    if (model_file && fl_load_json(model_file, &cfg.cache.model, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", err);
-        goto out;
-    }
-    if (adm) cfg.cache.adm = adm_find(adm);
-    if (ev) cfg.cache.ev = evict_find(ev);
-    cfg.cache.alpha = alpha;
-    cfg.cache.block_size = (uint32_t)block;
-    cfg.tuner.threads = (int)threads;
-    cfg.check = check;
-    if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
-    cli_eng_apply(&eo, &cfg);                /* the engines' switches (after the chunk option) */
-    if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
-        goto out;
-    }
-    tr_err terr;
-    if (tr_load(argv[optind], &tr, &terr) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
-        goto out;
-    }
+    if (cli_cache_apply(&co, &cfg) || cli_opts_apply(&so, &cfg)) goto out; /* it said why */
+    cli_eng_apply(&eo, &cfg); /* the engines' switches (after the chunk option) */
+    if (cli_cache_load(&cfg, argv[optind], &tr)) goto out; /* it said why */
     /* the CSV's folder must take a file before any work */
     if (csv && mu_atomic_open(&af, csv, err, sizeof err) != 0) {
         rc = mu_err(MU_EXIT_USAGE, "--csv: %s: %s", csv, err);

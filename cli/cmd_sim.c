@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "cli/cache_opts.h"
 #include "cli/cli.h"
 #include "cli/cmds.h"
 #include "cli/live.h"
@@ -260,82 +260,45 @@ static void print_table(FILE *f, const tr_trace *tr, const sim_cfg *cfg, const s
 /* marconi sim, or marconi replay (the executor backend by default). */
 static int sim_main(int argc, char **argv, int replay) {
     const char *cmd = replay ? "replay" : "sim";
-    enum { O_SYSTEM = 256, O_CAP, O_ADM, O_EV, O_ALPHA, O_THREADS, O_BLOCK, O_MODEL, O_MODELF, O_JSON, O_CHECK, O_SEGW, O_BOUND, O_SPLIT, O_KVCAP, O_STCAP };
+    enum { O_JSON = 256, O_SEGW, O_BOUND, O_SPLIT, O_KVCAP, O_STCAP };
     static const struct option own[] = {
-        {"system", required_argument, 0, O_SYSTEM},   {"capacity", required_argument, 0, O_CAP},
-        {"admission", required_argument, 0, O_ADM},   {"eviction", required_argument, 0, O_EV},
-        {"alpha", required_argument, 0, O_ALPHA},     {"threads", required_argument, 0, O_THREADS},
-        {"block-size", required_argument, 0, O_BLOCK}, {"model", required_argument, 0, O_MODEL},
-        {"model-file", required_argument, 0, O_MODELF}, {"json", no_argument, 0, O_JSON},
-        {"check", no_argument, 0, O_CHECK},           {"help", no_argument, 0, 'h'},
-        {"seglen-weight", required_argument, 0, O_SEGW},
-        {"bound", no_argument, 0, O_BOUND},
+        {"json", no_argument, 0, O_JSON},                 {"help", no_argument, 0, 'h'},
+        {"seglen-weight", required_argument, 0, O_SEGW}, {"bound", no_argument, 0, O_BOUND},
         {"evict-split", no_argument, 0, O_SPLIT},
         {"kv-capacity", required_argument, 0, O_KVCAP}, {"state-capacity", required_argument, 0, O_STCAP},
         {0, 0, 0, 0}};
     struct option opts[80];
     cli_opts_table(own, opts, sizeof opts / sizeof opts[0]);
+    cli_cache_table(opts, sizeof opts / sizeof opts[0]);
     cli_live_table(opts, sizeof opts / sizeof opts[0]);
     cli_eng_table(opts, sizeof opts / sizeof opts[0]);
     cli_eng eo;
     cli_eng_init(&eo);
-    int block_given = 0;
     cli_opts so;
     cli_opts_init(&so);
+    cli_cache co;
+    cli_cache_init(&co);
     cli_live live;
     cli_live_init(&live, replay ? GPU_BACKEND_CPU : CLI_BACKEND_NULL);
-    const char *system = "marconi", *adm = NULL, *ev = NULL, *model = NULL, *model_file = NULL;
-    double capacity = -1, alpha = 0, seglen_weight = 0.85, kv_cap = 0, state_cap = 0;
-    long long threads = sysconf(_SC_NPROCESSORS_ONLN), block = 32;
-    int json = 0, check = 0, split = 0, c, handled;
+    double seglen_weight = 0.85, kv_cap = 0, state_cap = 0;
+    int json = 0, split = 0, c, handled;
     cli_bounds bd = {0};
     int want_bound = 0;
-    if (threads < 1) threads = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_live_parse(&live, c, optarg)) ||
-            (handled = cli_eng_parse(&eo, c, optarg))) {
+        if ((handled = cli_opts_parse(&so, c, optarg)) || (handled = cli_cache_parse(&co, c, optarg)) ||
+            (handled = cli_live_parse(&live, c, optarg)) || (handled = cli_eng_parse(&eo, c, optarg))) {
             if (handled == MU_EXIT_USAGE) return MU_EXIT_USAGE;
             continue;
         }
         switch (c) {
         case 'h': sim_usage(stdout, replay); return MU_EXIT_OK;
-        case O_SYSTEM:
-            if (cli_check_system("system", optarg)) return MU_EXIT_USAGE;
-            system = optarg;
-            break;
-        case O_CAP:
-            if (mu_parse_bytes(optarg, &capacity) || !(capacity > 0))
-                return mu_bad_opt("capacity", optarg, "is not a positive byte count (3e9, 3GB, 2.5GiB)");
-            break;
-        case O_ADM:
-            if (!adm_find(optarg)) return mu_bad_opt("admission", optarg, "is not an admission policy (judicious, leaf, block)");
-            adm = optarg;
-            break;
-        case O_EV:
-            if (cli_check_eviction("eviction", optarg)) return MU_EXIT_USAGE;
-            ev = optarg;
-            break;
-        case O_ALPHA:
-            if (mu_parse_double(optarg, &alpha) || !(alpha >= 0) || alpha > 1e6)
-                return mu_bad_opt("alpha", optarg, "is not a number in [0, 1e6]");
-            break;
         case O_SEGW:
             if (mu_parse_double(optarg, &seglen_weight) || !(seglen_weight >= 0 && seglen_weight <= 1))
                 return mu_bad_opt("seglen-weight", optarg, "is not a number in [0, 1]");
             break;
-        case O_THREADS:
-            if (mu_parse_long(optarg, 1, 4096, &threads)) return mu_bad_opt("threads", optarg, "is not an integer in [1, 4096]");
-            break;
-        case O_BLOCK:
-            if (mu_parse_long(optarg, 1, 1 << 20, &block)) return mu_bad_opt("block-size", optarg, "is not an integer in [1, 2^20]");
-            block_given = 1;
-            break;
-        case O_MODEL: model = optarg; break;
-        case O_MODELF: model_file = optarg; break;
         case O_JSON: json = 1; break;
-        case O_CHECK: check = 1; break;
         case O_BOUND: want_bound = 1; break;
         case O_SPLIT: split = 1; break;
         case O_KVCAP:
@@ -352,18 +315,14 @@ static int sim_main(int argc, char **argv, int replay) {
     }
     if (eo.explain) { /* what the system derives for the model; no trace */
         sim_cfg ecfg;
-        sim_default_cfg(&ecfg, system, capacity > 0 ? capacity : 40e9);
-        char eerr[600];
-        if (model && fl_preset(model, &ecfg.cache.model) != 0) {
+        sim_default_cfg(&ecfg, co.system, co.capacity > 0 ? co.capacity : 40e9);
+        int erc = cli_cache_model(&co, &ecfg.cache.model);
+        if (erc) {
             sim_cfg_free(&ecfg);
-            return mu_bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
+            return erc;
         }
-        if (model_file && fl_load_json(model_file, &ecfg.cache.model, eerr, sizeof eerr) != 0) {
-            sim_cfg_free(&ecfg);
-            return mu_err(MU_EXIT_USAGE, "%s", eerr);
-        }
-        ecfg.cache.block_size = (uint32_t)block;
-        if (block_given && ecfg.cache.eng) eo.block = block;
+        ecfg.cache.block_size = (uint32_t)co.block;
+        if (co.block_given && ecfg.cache.eng) eo.block = co.block;
         cli_eng_apply(&eo, &ecfg);
         cli_eng_explain(stdout, &ecfg);
         sim_cfg_free(&ecfg);
@@ -377,44 +336,31 @@ static int sim_main(int argc, char **argv, int replay) {
     if ((kv_cap > 0) != (state_cap > 0))
         return mu_err(MU_EXIT_USAGE, "--kv-capacity and --state-capacity: give both (two pools) or neither");
     if (kv_cap > 0 && !split) return mu_err(MU_EXIT_USAGE, "--kv-capacity, --state-capacity: two pools need --evict-split");
-    if (kv_cap > 0 && capacity > 0)
+    if (kv_cap > 0 && co.capacity > 0)
         return mu_err(MU_EXIT_USAGE, "--capacity: with two pools (--kv-capacity, --state-capacity) the capacity is their sum");
-    if (kv_cap > 0) capacity = kv_cap + state_cap;
-    int from_pools = capacity < 0 && live.backend != CLI_BACKEND_NULL && live.exec.kv_slots && live.exec.state_slots;
-    if (capacity < 0 && !from_pools)
+    if (kv_cap > 0) co.capacity = kv_cap + state_cap;
+    int from_pools = co.capacity < 0 && live.backend != CLI_BACKEND_NULL && live.exec.kv_slots && live.exec.state_slots;
+    if (co.capacity < 0 && !from_pools)
         return mu_err(MU_EXIT_USAGE, "--capacity: required (e.g. --capacity 3e9), or with an executor both "
                                      "--kv-slots and --state-slots");
-    if (from_pools) capacity = 1e300; /* set below, from the pools and the bytes they charge */
+    if (from_pools) co.capacity = 1e300; /* set below, from the pools and the bytes they charge */
     int compat = cli_opts_compat(&so), composition = so.composition;
     sim_cfg cfg;
-    sim_default_cfg(&cfg, system, capacity);
+    sim_default_cfg(&cfg, co.system, co.capacity);
     int rc = MU_EXIT_USAGE;
     char err[600];
     tr_trace tr = {0};
-    if (model && fl_preset(model, &cfg.cache.model) != 0) {
-        rc = mu_bad_opt("model", model, "is not a model preset (hybrid-7b, tiny, tiny-gqa)");
-        goto out;
-    }
-    if (model_file && fl_load_json(model_file, &cfg.cache.model, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", err);
-        goto out;
-    }
-    if (adm) cfg.cache.adm = adm_find(adm);
-    if (ev) cfg.cache.ev = evict_find(ev);
-    cfg.cache.alpha = alpha;
+    if (cli_cache_apply(&co, &cfg)) goto out; /* it said why */
     cfg.cache.seglen_weight = seglen_weight;
     cfg.cache.evict_split = split;
     cfg.cache.kv_capacity = kv_cap;
     cfg.cache.state_capacity = state_cap;
-    cfg.cache.block_size = (uint32_t)block;
-    cfg.tuner.threads = (int)threads;
-    cfg.check = check;
     cfg.explain = json; /* --json carries the miss classes (docs/explain.md) */
     if (cli_opts_apply(&so, &cfg)) goto out; /* it said why */
-    if (block_given && cfg.cache.eng) eo.block = block;
+    if (co.block_given && cfg.cache.eng) eo.block = co.block;
     cli_eng_apply(&eo, &cfg);
     if (cfg.cache.eng && live.backend != CLI_BACKEND_NULL) {
-        rc = mu_err(MU_EXIT_USAGE, "--system %s: the engines run in the simulator only (no executor backend)", system);
+        rc = mu_err(MU_EXIT_USAGE, "--system %s: the engines run in the simulator only (no executor backend)", co.system);
         goto out;
     }
     cfg.cache.bytes = live.bytes;
@@ -434,15 +380,7 @@ static int sim_main(int argc, char **argv, int replay) {
         rc = mu_err(MU_EXIT_USAGE, "--evict-split: %s", err);
         goto out;
     }
-    if (cache_cfg_check(&cfg.cache, err, sizeof err) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "--capacity: %s", err);
-        goto out;
-    }
-    tr_err terr;
-    if (tr_load(argv[optind], &tr, &terr) != 0) {
-        rc = mu_err(MU_EXIT_USAGE, "%s", terr.msg);
-        goto out;
-    }
+    if (cli_cache_load(&cfg, argv[optind], &tr)) goto out; /* it said why */
     if ((rc = cli_live_start(&live, &cfg, &tr, (int)cfg.cache.quirks)) != MU_EXIT_OK) goto out;
     rc = MU_EXIT_USAGE;
     sim_result *r = malloc(sizeof *r);

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "cli/cli.h"
 
 enum { E_BUDGET = CLI_ENG_FIRST, E_TCHUNK, E_TIV, E_REFRESH, E_RATIO, E_STATES, E_TOKENS, E_ALIGN, E_MCHUNK,
        E_DECODE, E_MARCONI, E_EXPLAIN };
@@ -27,16 +28,7 @@ static const struct option eng_opts[] = {
 
 void cli_eng_init(cli_eng *o) { memset(o, 0, sizeof *o); }
 
-int cli_eng_table(struct option *all, size_t cap) {
-    size_t n = 0;
-    while (all[n].name) n++;
-    for (size_t i = 0; eng_opts[i].name; i++) {
-        if (n + 1 >= cap) return -1;
-        all[n++] = eng_opts[i];
-    }
-    all[n] = (struct option){0, 0, 0, 0};
-    return 0;
-}
+int cli_eng_table(struct option *all, size_t cap) { return cli_table_append(all, cap, eng_opts); }
 
 static int tokens(const char *name, const char *arg, long long lo, uint32_t *out) {
     long long v;

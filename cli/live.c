@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "cli/cli.h"
 
 enum { L_BACKEND = CLI_LIVE_FIRST, L_BYTES, L_SEED, L_DTYPE, L_KV, L_ST, L_CHECK, L_PER };
 
@@ -27,16 +28,7 @@ void cli_live_init(cli_live *l, int backend) {
     l->exec.seed = 1;
 }
 
-int cli_live_table(struct option *all, size_t cap) {
-    size_t n = 0;
-    while (all[n].name) n++;
-    for (size_t i = 0; live_opts[i].name; i++) {
-        if (n + 1 >= cap) return -1;
-        all[n++] = live_opts[i];
-    }
-    all[n] = (struct option){0, 0, 0, 0};
-    return 0;
-}
+int cli_live_table(struct option *all, size_t cap) { return cli_table_append(all, cap, live_opts); }
 
 int cli_live_parse(cli_live *l, int c, const char *arg) {
     long long v;

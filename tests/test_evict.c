@@ -60,31 +60,17 @@ static void cfg_for(cache_cfg *cfg, const evict_policy *ev, double capacity) {
     cfg->store = rt_null_store();
 }
 
-static void check(const cache *c) {
-    if (cache_check(c, err, sizeof err)) fail_msg("cache_check: %s", err);
-}
-
 /* One request: sequence id (n tokens) looked up whole, then inserted.
  * Returns its hit. */
 static uint32_t req(cache *c, int id, uint32_t n) {
     int32_t buf[SEQ_MAX];
-    seq(id, n, buf);
-    cache_hit h;
-    assert_int_equal(cache_lookup(c, buf, n, &h), 0);
-    check(c);
-    assert_int_equal(cache_insert(c, buf, n), 0);
-    check(c);
-    return h.tokens;
+    return th_cache_request(c, buf, seq(id, n, buf), 1);
 }
 
 /* A lookup alone: is sequence id (n tokens) still cached?  Returns the hit. */
 static uint32_t probe(cache *c, int id, uint32_t n) {
     int32_t buf[SEQ_MAX];
-    seq(id, n, buf);
-    cache_hit h;
-    assert_int_equal(cache_lookup(c, buf, n, &h), 0);
-    check(c);
-    return h.tokens;
+    return th_cache_request(c, buf, seq(id, n, buf), 0);
 }
 
 static const double TWO_LEAVES = 3.0 * (double)(26787840 + 10 * 65536) - 1;
@@ -218,7 +204,7 @@ static void test_priority(void **state) {
     c.priority = 1;
     assert_int_equal(cache_lookup(&c, buf, 10, NULL), 0);
     assert_int_equal(cache_insert(&c, buf, 10), 0);
-    check(&c);
+    th_cache_check(&c);
     rt_node *p = rt_child(c.t.root, 'A' * 1000);
     assert_int_equal(p->len, 5);
     assert_true(p->pol.prio == 3);
@@ -289,7 +275,7 @@ static void test_seglen(void **state) {
         assert_true(x->ts == c.now);
         if (k == 0) assert_true(p->ts == pts);
         else assert_true(p->ts == c.now);
-        check(&c);
+        th_cache_check(&c);
         cache_free(&c);
     }
 }
@@ -346,7 +332,7 @@ static void test_freq_counts_and_check(void **state) {
     seq('B', 5, buf + 5);
     assert_int_equal(cache_lookup(&c, buf, 10, NULL), 0);
     assert_int_equal(cache_insert(&c, buf, 10), 0);
-    check(&c);
+    th_cache_check(&c);
     rt_node *p = rt_child(c.t.root, 'A' * 1000), *a = rt_child(p, 'A' * 1000 + 5), *b = rt_child(p, 'B' * 1000);
     assert_int_equal(p->pol.freq, 1);
     assert_int_equal(a->pol.freq, 1);
@@ -356,13 +342,13 @@ static void test_freq_counts_and_check(void **state) {
     assert_int_equal(p->pol.freq, 2);
     assert_int_equal(b->pol.freq, 1);
     assert_int_equal(a->pol.freq, 1);
-    check(&c);
+    th_cache_check(&c);
     /* cache_check sees a child counted more often than its parent */
     b->pol.freq = 3;
     assert_int_equal(cache_check(&c, err, sizeof err), -1);
     assert_non_null(strstr(err, "matched 3 times, its parent only 2"));
     b->pol.freq = 1;
-    check(&c);
+    th_cache_check(&c);
     cache_free(&c);
     /* GDSF: no node remembers an L above the cache's */
     cfg_for(&cfg, &evict_gdsf, TWO_LEAVES);
@@ -377,18 +363,11 @@ static void test_freq_counts_and_check(void **state) {
     assert_int_equal(cache_check(&c, err, sizeof err), -1);
     assert_non_null(strstr(err, "GDSF L"));
     cn->pol.lacc = c.gdsf_L;
-    check(&c);
+    th_cache_check(&c);
     cache_free(&c);
 }
 
 /* ---- every admission x eviction pair on generated traces ----------------------- */
-
-static void gen(const char *spec, tr_trace *t) {
-    tr_gen_cfg g;
-    tr_err e;
-    if (tr_gen_parse_spec(spec, &g, &e)) fail_msg("%s: %s", spec, e.msg);
-    if (tr_gen(&g, t, &e)) fail_msg("%s: %s", spec, e.msg);
-}
 
 static void test_every_pair(void **state) {
     static const char *const specs[] = {
@@ -408,7 +387,7 @@ static void test_every_pair(void **state) {
     int runs = 0;
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         tr_trace tr;
-        gen(specs[s], &tr);
+        th_gen(specs[s], &tr);
         double caps[] = {(double)(4 * S + 1500 * K), (double)(12 * S + 12000 * K)};
         for (size_t a = 0; a < 3; a++)
             for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
@@ -451,22 +430,14 @@ static void test_every_pair(void **state) {
 /* Same inputs, same results: a second run of every policy is identical. */
 static void test_deterministic(void **state) {
     tr_trace tr;
-    gen("swebench:sessions=4,sps=1,max-turns=15", &tr);
-    sim_result *r1 = malloc(sizeof *r1), *r2 = malloc(sizeof *r2);
+    th_gen("swebench:sessions=4,sps=1,max-turns=15", &tr);
     for (int e = 0; evict_policies[e]; e++) {
         sim_cfg sc;
         assert_int_equal(sim_default_cfg(&sc, "sglang+", (double)(6 * S + 4000 * K)), 0);
         sc.cache.ev = evict_policies[e];
-        assert_int_equal(sim_run(&tr, &sc, r1, err, sizeof err), 0);
-        assert_int_equal(sim_run(&tr, &sc, r2, err, sizeof err), 0);
-        assert_int_equal(r1->st.hit_tokens, r2->st.hit_tokens);
-        assert_int_equal(r1->st.evicted_leaves, r2->st.evicted_leaves);
-        assert_int_equal(r1->st.evicted_inner, r2->st.evicted_inner);
-        assert_true(r1->flops_saved == r2->flops_saved);
+        th_assert_replay_deterministic(&tr, &sc);
         sim_cfg_free(&sc);
     }
-    free(r1);
-    free(r2);
     tr_free(&tr);
 }
 

@@ -24,20 +24,6 @@
 #include "traces/tr_gen.h"
 #include "traces/tr_stats.h"
 
-static const char *const specs[] = {
-    "lmsys:sessions=30,seed=3,max-tokens=2000",
-    "swebench:sessions=8,seed=5,max-tokens=3000,max-turns=10,system-tokens=200,task-min=50,task-median=100,"
-    "obs-median=60",
-    "shared-prefix:sessions=60,groups=4,system-tokens=200,question-tokens=30,output-tokens=12,seed=6",
-};
-
-static void gen(const char *spec, tr_trace *t) {
-    tr_gen_cfg g;
-    tr_err e;
-    if (tr_gen_parse_spec(spec, &g, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-    if (tr_gen(&g, t, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-}
-
 static void base_cfg(sim_cfg *cfg, const char *system, double capacity, int timing) {
     assert_int_equal(sim_default_cfg(cfg, system, capacity), 0);
     assert_int_equal(fl_preset("tiny", &cfg->cache.model), 0);
@@ -55,52 +41,21 @@ static void base_cfg(sim_cfg *cfg, const char *system, double capacity, int timi
 /* classes and causes seen by run_checked, across a test */
 static uint64_t seen[SIM_MISS_CLASSES], seen_cause[SIM_CAUSES];
 
-static fl_i128 saved(const sim_cfg *cfg, uint32_t n) { return fl_total(fl_saved_flops(&cfg->cache.model, n)); }
-
 /* Run with per-request rows; check the partition row by row and in sum. */
 static sim_miss_req *run_checked(const tr_trace *t, sim_cfg *cfg, sim_result *r) {
-    char err[700];
-    sim_miss_req *rows = calloc(t->n + 1, sizeof *rows);
-    assert_non_null(rows);
-    cfg->explain_rows = rows;
-    if (sim_run(t, cfg, r, err, sizeof err) != 0) fail_msg("sim_run: %s", err);
-    assert_true(r->explained);
-    uint64_t sum[SIM_MISS_CLASSES] = {0};
-    fl_i128 fsum = 0, lost_f = 0;
+    sim_miss_req *rows = th_explain_run(t, cfg, r);
     for (size_t i = 0; i < t->n; i++) {
         const sim_miss_req *q = &rows[i];
-        assert_int_equal(q->n_in, t->req[i].n_in);
-        uint64_t s = 0;
-        fl_i128 f = 0;
-        for (int k = 0; k < SIM_MISS_CLASSES; k++) {
-            s += q->tok[k];
-            f += q->flops[k];
-            sum[k] += q->tok[k];
-            seen[k] += q->tok[k];
-            assert_true(q->flops[k] >= 0);
-        }
-        assert_int_equal(s, q->n_in - q->hit);
-        assert_true(f == saved(cfg, q->n_in) - saved(cfg, q->hit));
-        /* the bounds are a chain (the clamps only ever raise one to the hit) */
-        assert_true(q->e <= q->e_any && q->e_any <= q->n_in);
+        th_explain_row_check(cfg, q, t->req[i].n_in);
+        for (int k = 0; k < SIM_MISS_CLASSES; k++) seen[k] += q->tok[k];
         if (cfg->cache.adm->layout == RT_RADIX && !(cfg->cache.quirks & CQ_MATCH_PAST_PARTIAL)) {
             assert_true(q->hit <= q->e); /* a finite tree is part of the plain one */
             assert_true(q->o <= q->e);
         }
         if (q->tok[SIM_MISS_CAPACITY]) assert_true(q->cause != SIM_CAUSE_NONE && q->cause != SIM_CAUSE_BLOCKED);
         seen_cause[q->cause]++;
-        fsum += f;
-        lost_f += saved(cfg, q->n_in) - saved(cfg, q->hit);
     }
-    uint64_t total = 0;
-    for (int k = 0; k < SIM_MISS_CLASSES; k++) {
-        assert_int_equal(sum[k], r->misses[k]);
-        total += r->misses[k];
-    }
-    assert_int_equal(total, r->st.input_tokens - r->st.hit_tokens);
-    fl_i128 rf = 0;
-    for (int k = 0; k < SIM_MISS_CLASSES; k++) rf += r->misses_flops[k];
-    assert_true(rf == lost_f && rf == fsum);
+    th_explain_sums_check(cfg, rows, t->n, r);
     return rows;
 }
 
@@ -114,9 +69,9 @@ static void test_partition_exact(void **state) {
     while (evict_policies[nev]) nev++;
     memset(seen, 0, sizeof seen);
     memset(seen_cause, 0, sizeof seen_cause);
-    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    for (size_t s = 0; s < TH_EXPLAIN_NSPECS; s++) {
         tr_trace t;
-        gen(specs[s], &t);
+        th_gen(th_explain_specs[s], &t);
         for (int timing = 0; timing < 2; timing++)
             for (size_t y = 0; y < 4; y++)
                 for (int variant = 0; variant <= 3 * nev; variant++) {
@@ -154,9 +109,9 @@ static void test_partition_exact(void **state) {
  * never above it (radix), and an unbounded cache misses only compulsory
  * and admission (and, for blocks, alignment). */
 static void test_oracles(void **state) {
-    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    for (size_t s = 0; s < TH_EXPLAIN_NSPECS; s++) {
         tr_trace t;
-        gen(specs[s], &t);
+        th_gen(th_explain_specs[s], &t);
         tr_stats st;
         tr_err e;
         assert_int_equal(tr_stats_compute(&t, &st, &e), 0);
@@ -202,10 +157,6 @@ static void build(tr_trace *t, const creq *q, size_t n) {
     assert_int_equal(tr_builder_finish(b, t, "crafted", &e), 0);
 }
 
-static void seqn(int32_t *a, uint32_t n, int32_t from) {
-    for (uint32_t i = 0; i < n; i++) a[i] = from + (int32_t)i;
-}
-
 /* Each row's misses: only class `only` (or none), row 0 only compulsory. */
 static void assert_only(const sim_miss_req *rows, size_t n, size_t from, int only) {
     for (size_t i = from; i < n; i++)
@@ -216,10 +167,10 @@ static void assert_only(const sim_miss_req *rows, size_t n, size_t from, int onl
 /* Only compulsory: nothing shared with anything earlier. */
 static void test_only_compulsory(void **state) {
     int32_t a[40], b[40], c[40], o[4];
-    seqn(a, 40, 100);
-    seqn(b, 40, 200);
-    seqn(c, 40, 300);
-    seqn(o, 4, 900);
+    th_seqn(a, 40, 100);
+    th_seqn(b, 40, 200);
+    th_seqn(c, 40, 300);
+    th_seqn(o, 4, 900);
     creq q[] = {{0, 0, a, 40, o, 4}, {1, 1, b, 40, o, 4}, {2, 2, c, 40, o, 4}};
     tr_trace t;
     build(&t, q, 3);
@@ -240,8 +191,8 @@ static void test_only_compulsory(void **state) {
  * admission never puts a state (judicious would only at a branch). */
 static void test_only_admission(void **state) {
     int32_t a[60], o[4];
-    seqn(a, 60, 100);
-    seqn(o, 4, 900);
+    th_seqn(a, 60, 100);
+    th_seqn(o, 4, 900);
     creq q[] = {{0, 0, a, 60, o, 4}, {1, 100, a, 30, o, 4}, {2, 200, a, 45, o, 4}};
     tr_trace t;
     build(&t, q, 3);
@@ -265,11 +216,11 @@ static void test_only_admission(void **state) {
  * r0 out of a cache that holds one sequence: a leaf, one request before. */
 static void test_only_capacity(void **state) {
     int32_t a[64], b[64], o[4];
-    seqn(a, 60, 100);
-    seqn(a + 60, 4, 900); /* r0's output */
-    seqn(b, 60, 300);
+    th_seqn(a, 60, 100);
+    th_seqn(a + 60, 4, 900); /* r0's output */
+    th_seqn(b, 60, 300);
     creq q[] = {{0, 0, a, 60, a + 60, 4}, {1, 100, b, 60, a + 60, 4}, {2, 200, a, 64, o, 0}};
-    seqn(o, 4, 5000);
+    th_seqn(o, 4, 5000);
     q[2].out = o;
     q[2].n_out = 1;
     tr_trace t;
@@ -299,8 +250,8 @@ static void test_only_capacity(void **state) {
  * serves 4 of them. */
 static void test_only_alignment(void **state) {
     int32_t a[10], o[4];
-    seqn(a, 10, 100);
-    seqn(o, 4, 900);
+    th_seqn(a, 10, 100);
+    th_seqn(o, 4, 900);
     creq q[] = {{0, 0, a, 10, o, 2}, {1, 100, a, 6, o, 2}};
     tr_trace t;
     build(&t, q, 2);
@@ -324,8 +275,8 @@ static void test_only_alignment(void **state) {
  * still decodes: nothing is inserted yet. */
 static void test_only_in_flight(void **state) {
     int32_t a[50], o[4];
-    seqn(a, 50, 100);
-    seqn(o, 4, 900);
+    th_seqn(a, 50, 100);
+    th_seqn(o, 4, 900);
     creq q[] = {{0, 0, a, 50, o, 4}, {1, 0, a, 50, o, 4}};
     tr_trace t;
     build(&t, q, 2);
@@ -361,9 +312,9 @@ static const sim_explain_rules capped = {.name = "input-1", .align = cap_align, 
 
 static void test_rules(void **state) {
     int32_t a[40], o[4], b[60], full[44];
-    seqn(a, 40, 100);
-    seqn(o, 4, 900);
-    seqn(b, 60, 5000);
+    th_seqn(a, 40, 100);
+    th_seqn(o, 4, 900);
+    th_seqn(b, 60, 5000);
     memcpy(full, a, sizeof a); /* r2's input: r0's whole sequence */
     memcpy(full + 40, o, sizeof o);
     creq q[] = {{0, 0, a, 40, o, 4}, {1, 50, b, 60, o, 4}, {2, 100, full, 44, o, 4}};
@@ -401,7 +352,7 @@ static int teardown(void **state) { return th_teardown(state); }
 
 static const char *write_trace(void) {
     tr_trace t;
-    gen(specs[0], &t);
+    th_gen(th_explain_specs[0], &t);
     const char *p = th_path("t.jsonl");
     static char path[700];
     snprintf(path, sizeof path, "%s", p);

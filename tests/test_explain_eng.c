@@ -38,20 +38,6 @@
 static const char *const engines[] = {"sglang:no_buffer", "sglang:extra_buffer", "vllm:align", "vllm:all"};
 #define NENG 4
 
-static const char *const specs[] = {
-    "lmsys:sessions=30,seed=3,max-tokens=2000",
-    "swebench:sessions=8,seed=5,max-tokens=3000,max-turns=10,system-tokens=200,task-min=50,task-median=100,"
-    "obs-median=60",
-    "shared-prefix:sessions=60,groups=4,system-tokens=200,question-tokens=30,output-tokens=12,seed=6",
-};
-
-static void gen(const char *spec, tr_trace *t) {
-    tr_gen_cfg g;
-    tr_err e;
-    if (tr_gen_parse_spec(spec, &g, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-    if (tr_gen(&g, t, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-}
-
 /* An engine on the tiny model (small states: a few hundred KB hold many),
  * chunks of 256 tokens so no_buffer and extra_buffer place chunk states. */
 static void eng_cfg(sim_cfg *cfg, const char *system, double capacity, int timing) {
@@ -65,52 +51,25 @@ static void eng_cfg(sim_cfg *cfg, const char *system, double capacity, int timin
     cfg->explain = 1;
 }
 
-static fl_i128 saved(const sim_cfg *cfg, uint32_t n) { return fl_total(fl_saved_flops(&cfg->cache.model, n)); }
-
 /* Run with rows; check the partition row by row and in sum, and the
  * engines' bounds: hit <= a and o <= a (the cap and the grid hold for
  * what the engine serves), a <= e. */
 static sim_miss_req *run_checked(const tr_trace *t, sim_cfg *cfg, sim_result *r) {
-    char err[700];
-    sim_miss_req *rows = calloc(t->n + 1, sizeof *rows);
-    assert_non_null(rows);
-    cfg->explain_rows = rows;
-    if (sim_run(t, cfg, r, err, sizeof err) != 0) fail_msg("sim_run: %s", err);
-    assert_true(r->explained);
-    uint64_t sum[SIM_MISS_CLASSES] = {0}, csum = 0;
-    fl_i128 lost_f = 0, rf = 0;
+    sim_miss_req *rows = th_explain_run(t, cfg, r);
     for (size_t i = 0; i < t->n; i++) {
         const sim_miss_req *q = &rows[i];
-        assert_int_equal(q->n_in, t->req[i].n_in);
-        uint64_t s = 0;
-        fl_i128 f = 0;
-        for (int k = 0; k < SIM_MISS_CLASSES; k++) {
-            s += q->tok[k];
-            f += q->flops[k];
-            sum[k] += q->tok[k];
-            assert_true(q->flops[k] >= 0);
-        }
-        assert_int_equal(s, q->n_in - q->hit);
-        assert_true(f == saved(cfg, q->n_in) - saved(cfg, q->hit));
-        assert_true(q->e <= q->e_any && q->e_any <= q->n_in);
+        th_explain_row_check(cfg, q, t->req[i].n_in);
         assert_true(q->a <= q->e && q->a < (q->n_in ? q->n_in : 1));
         if (q->hit > q->a || q->o > q->a)
             fail_msg("%s request %zu: hit %u, o %u above the aligned bound %u (e %u, n_in %u)", cfg->system, i, q->hit,
                      q->o, q->a, q->e, q->n_in);
         if (q->tok[SIM_MISS_CAPACITY]) /* blocked is capacity only in logical timing (no one else in flight) */
             assert_true(q->cause != SIM_CAUSE_NONE && (q->cause != SIM_CAUSE_BLOCKED || cfg->timing == SIM_LOGICAL));
-        lost_f += saved(cfg, q->n_in) - saved(cfg, q->hit);
     }
-    uint64_t total = 0;
-    for (int k = 0; k < SIM_MISS_CLASSES; k++) {
-        assert_int_equal(sum[k], r->misses[k]);
-        total += r->misses[k];
-        rf += r->misses_flops[k];
-    }
-    assert_int_equal(total, r->st.input_tokens - r->st.hit_tokens);
-    assert_true(rf == lost_f);
+    th_explain_sums_check(cfg, rows, t->n, r);
     /* the causes split the capacity tokens, and (DES) the blocked part of in flight */
     int des = cfg->timing == SIM_DES;
+    uint64_t csum = 0;
     for (int k = 1; k < SIM_CAUSES; k++) csum += r->cause_tokens[k];
     assert_int_equal(csum, r->misses[SIM_MISS_CAPACITY] + (des ? r->cause_tokens[SIM_CAUSE_BLOCKED] : 0));
     if (des) assert_true(r->cause_tokens[SIM_CAUSE_BLOCKED] <= r->misses[SIM_MISS_IN_FLIGHT]);
@@ -124,9 +83,9 @@ static sim_miss_req *run_checked(const tr_trace *t, sim_cfg *cfg, sim_result *r)
 static void test_partition_engines(void **state) {
     (void)state;
     uint64_t cap_seen[NENG] = {0};
-    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    for (size_t s = 0; s < TH_EXPLAIN_NSPECS; s++) {
         tr_trace t;
-        gen(specs[s], &t);
+        th_gen(th_explain_specs[s], &t);
         for (int timing = 0; timing < 2; timing++)
             for (int y = 0; y < NENG; y++) {
                 sim_cfg cfg;
@@ -144,7 +103,8 @@ static void test_partition_engines(void **state) {
                 sim_cfg_free(&cfg);
                 eng_cfg(&cfg, engines[y], cap, timing);
                 sim_miss_req *rows = run_checked(&t, &cfg, r);
-                if (!empty && !r->st.evict_calls) fail_msg("%s, %s: %.0f bytes evict nothing", specs[s], engines[y], cap);
+                if (!empty && !r->st.evict_calls)
+                    fail_msg("%s, %s: %.0f bytes evict nothing", th_explain_specs[s], engines[y], cap);
                 cap_seen[y] += r->misses[SIM_MISS_CAPACITY];
                 free(rows);
                 free(r);
@@ -162,9 +122,9 @@ static void test_partition_engines(void **state) {
  * the plain oracle is `stats`' (tr_stats' hit). */
 static void test_oracle_is_unbounded_engine(void **state) {
     (void)state;
-    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    for (size_t s = 0; s < TH_EXPLAIN_NSPECS; s++) {
         tr_trace t;
-        gen(specs[s], &t);
+        th_gen(th_explain_specs[s], &t);
         tr_stats st;
         tr_err e;
         assert_int_equal(tr_stats_compute(&t, &st, &e), 0);
@@ -269,10 +229,6 @@ static void build(tr_trace *t, const creq *q, size_t n) {
     assert_int_equal(tr_builder_finish(b, t, "crafted", &e), 0);
 }
 
-static void seqn(int32_t *a, uint32_t n, int32_t from) {
-    for (uint32_t i = 0; i < n; i++) a[i] = from + (int32_t)i;
-}
-
 /* r2 loses `lost` tokens to capacity, cause `cause`; r0, r1 compulsory. */
 static void run_pool_case(const creq *q, int64_t states, int64_t tokens, uint32_t lost, uint32_t hit, int cause) {
     tr_trace t;
@@ -306,10 +262,10 @@ static void run_pool_case(const creq *q, int64_t states, int64_t tokens, uint32_
 static void test_pool_tombstone(void **state) {
     (void)state;
     int32_t x[16], z[4], r2[16];
-    seqn(x, 16, 100);
-    seqn(z, 4, 300);
+    th_seqn(x, 16, 100);
+    th_seqn(z, 4, 300);
     memcpy(r2, x, 8 * sizeof *x);
-    seqn(r2 + 8, 8, 500);
+    th_seqn(r2 + 8, 8, 500);
     creq q[] = {{x, 16}, {z, 4}, {r2, 16}};
     run_pool_case(q, 2, 1000, 8, 0, SIM_CAUSE_TOMBSTONE);
 }
@@ -320,10 +276,10 @@ static void test_pool_tombstone(void **state) {
 static void test_pool_state_leaf(void **state) {
     (void)state;
     int32_t a[4], b[4], r2[8];
-    seqn(a, 4, 100);
-    seqn(b, 4, 300);
+    th_seqn(a, 4, 100);
+    th_seqn(b, 4, 300);
     memcpy(r2, a, sizeof a);
-    seqn(r2 + 4, 4, 600);
+    th_seqn(r2 + 4, 4, 600);
     creq q[] = {{a, 4}, {b, 4}, {r2, 8}};
     run_pool_case(q, 1, 1000, 4, 0, SIM_CAUSE_STATE_LEAF);
 }
@@ -335,10 +291,10 @@ static void test_pool_state_leaf(void **state) {
 static void test_pool_kv(void **state) {
     (void)state;
     int32_t x[16], z[12], r2[20];
-    seqn(x, 16, 100);
-    seqn(z, 12, 300);
+    th_seqn(x, 16, 100);
+    th_seqn(z, 12, 300);
     memcpy(r2, x, sizeof x);
-    seqn(r2 + 16, 4, 700);
+    th_seqn(r2 + 16, 4, 700);
     creq q[] = {{x, 16}, {z, 12}, {r2, 20}};
     run_pool_case(q, 100, 20, 8, 8, SIM_CAUSE_LEAF);
 }
@@ -354,7 +310,7 @@ static int teardown(void **state) { return th_teardown(state); }
 static void test_cli_stats(void **state) {
     (void)state;
     tr_trace g;
-    gen(specs[1], &g);
+    th_gen(th_explain_specs[1], &g);
     const char *gp = th_path("swe.jsonl");
     static char gpath[700];
     snprintf(gpath, sizeof gpath, "%s", gp);

@@ -29,13 +29,6 @@ static const char *const specs[] = {
     "shared-prefix:sessions=8,groups=2,system-tokens=200,question-tokens=30,output-tokens=12,seed=6",
 };
 
-static void gen(const char *spec, tr_trace *t) {
-    tr_gen_cfg g;
-    tr_err e;
-    if (tr_gen_parse_spec(spec, &g, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-    if (tr_gen(&g, t, &e) != 0) fail_msg("%s: %s", spec, e.msg);
-}
-
 /* tiny's shapes with the generators' vocabulary */
 static void base_cfg(sim_cfg *cfg, const char *system, double capacity) {
     assert_int_equal(sim_default_cfg(cfg, system, capacity), 0);
@@ -64,7 +57,7 @@ static void test_live_equals_sim(void **state) {
     uint64_t evicting = 0, runs = 0;
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         tr_trace t;
-        gen(specs[k], &t);
+        th_gen(specs[k], &t);
         sim_req *sim_rows = calloc(t.n, sizeof *sim_rows), *live_rows = calloc(t.n, sizeof *live_rows);
         assert_non_null(sim_rows);
         assert_non_null(live_rows);
@@ -124,7 +117,7 @@ static void test_live_equals_sim(void **state) {
  * request. */
 static void test_check_catches_a_wrong_state(void **state) {
     tr_trace t;
-    gen(specs[0], &t);
+    th_gen(specs[0], &t);
     sim_cfg cfg;
     base_cfg(&cfg, "sglang+", 1e6);
     sim_exec_cfg ec = {.backend = GPU_BACKEND_CPU, .seed = 7, .check_every = 1};
@@ -173,7 +166,7 @@ static void test_check_catches_a_wrong_state(void **state) {
  * columns; bad input is refused before any work, exit 2. */
 static void test_command(void **state) {
     tr_trace t;
-    gen(specs[0], &t);
+    th_gen(specs[0], &t);
     tr_err e;
     const char *trace = th_path("chat.jsonl");
     assert_int_equal(tr_write_jsonl(&t, trace, &e), 0);

@@ -38,10 +38,6 @@ static char err[512];
 
 static const int64_t S = 26787840, K = 65536;
 
-static void check(const cache *c) {
-    if (cache_check(c, err, sizeof err)) fail_msg("cache_check: %s", err);
-}
-
 enum { SEQ_MAX = 64 };
 
 /* The concatenation of the 10-token pieces named by ids ("PA": P then A). */
@@ -55,23 +51,13 @@ static uint32_t seq(const char *ids, int32_t *buf) {
 /* One request: ids looked up whole, then inserted.  Returns its hit. */
 static uint32_t req(cache *c, const char *ids) {
     int32_t buf[SEQ_MAX];
-    uint32_t n = seq(ids, buf);
-    cache_hit h;
-    assert_int_equal(cache_lookup(c, buf, n, &h), 0);
-    check(c);
-    assert_int_equal(cache_insert(c, buf, n), 0);
-    check(c);
-    return h.tokens;
+    return th_cache_request(c, buf, seq(ids, buf), 1);
 }
 
 /* A lookup alone.  Returns the hit. */
 static uint32_t probe(cache *c, const char *ids) {
     int32_t buf[SEQ_MAX];
-    uint32_t n = seq(ids, buf);
-    cache_hit h;
-    assert_int_equal(cache_lookup(c, buf, n, &h), 0);
-    check(c);
-    return h.tokens;
+    return th_cache_request(c, buf, seq(ids, buf), 0);
 }
 
 static void cfg_for(cache_cfg *cfg, const evict_policy *ev, int split, double capacity) {
@@ -224,7 +210,7 @@ static void test_tombstones_drain(void **state) {
     int64_t before = cache_bytes(&c);
     cache_note_evict_call(&c);
     double got = c.cfg.ev->evict(&c, (double)before);
-    check(&c);
+    th_cache_check(&c);
     assert_true(got == (double)before);
     assert_int_equal(cache_bytes(&c), 0);
     assert_int_equal(c.t.nodes, 0);
@@ -233,13 +219,6 @@ static void test_tombstones_drain(void **state) {
 }
 
 /* ---- every policy x radix admission x timing, split, on generated traces ---------- */
-
-static void gen(const char *spec, tr_trace *t) {
-    tr_gen_cfg g;
-    tr_err e;
-    if (tr_gen_parse_spec(spec, &g, &e)) fail_msg("%s: %s", spec, e.msg);
-    if (tr_gen(&g, t, &e)) fail_msg("%s: %s", spec, e.msg);
-}
 
 /* Policies whose victim under split eviction is always a leaf: a walk
  * refreshes (and counts, and raises the priority of) every node on its
@@ -265,7 +244,7 @@ static void test_every_policy(void **state) {
     uint64_t tombs = 0;
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
         tr_trace tr;
-        gen(specs[s], &tr);
+        th_gen(specs[s], &tr);
         double caps[] = {(double)(4 * S + 1500 * K), (double)(12 * S + 12000 * K)};
         for (int e = 0; evict_policies[e]; e++)
             for (size_t a = 0; a < 2 && !evict_policies[e]->offline; a++) /* belady: refused (test_refused) */
@@ -317,8 +296,7 @@ static void test_every_policy(void **state) {
  * identical, in both timings. */
 static void test_deterministic(void **state) {
     tr_trace tr;
-    gen("swebench:sessions=4,sps=1,max-turns=15", &tr);
-    sim_result *r1 = malloc(sizeof *r1), *r2 = malloc(sizeof *r2);
+    th_gen("swebench:sessions=4,sps=1,max-turns=15", &tr);
     for (int e = 0; evict_policies[e]; e++)
         for (int m = 0; m < 2 && !evict_policies[e]->offline; m++) {
             sim_cfg sc;
@@ -327,17 +305,9 @@ static void test_deterministic(void **state) {
             sc.cache.alpha = 0.5;
             sc.cache.evict_split = 1;
             sc.timing = m ? SIM_DES : SIM_LOGICAL;
-            assert_int_equal(sim_run(&tr, &sc, r1, err, sizeof err), 0);
-            assert_int_equal(sim_run(&tr, &sc, r2, err, sizeof err), 0);
-            assert_int_equal(r1->st.hit_tokens, r2->st.hit_tokens);
-            assert_int_equal(r1->st.evicted_leaves, r2->st.evicted_leaves);
-            assert_int_equal(r1->st.evicted_inner, r2->st.evicted_inner);
-            assert_int_equal(r1->st.evicted_tombs, r2->st.evicted_tombs);
-            assert_true(r1->flops_saved == r2->flops_saved);
+            th_assert_replay_deterministic(&tr, &sc);
             sim_cfg_free(&sc);
         }
-    free(r1);
-    free(r2);
     tr_free(&tr);
 }
 
