@@ -7,7 +7,9 @@
 #
 # Environment: JOBS (threads, default all cores), SESSIONS (per trace,
 # default 100 as in the paper), STATIC=0 to skip the 21-point static-alpha
-# sweep (the "oracle" line), SKIP_SWEEPS=1 to redraw from existing data.
+# sweep (the "oracle" line), SKIP_SWEEPS=1 to redraw from existing data,
+# TUNER (marconi's, default once: the paper's tuner, as these figures
+# reproduce the paper; the adaptive default is compared in scripts/regret.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-results}
@@ -15,6 +17,7 @@ BIN=${BIN:-build/marconi}
 JOBS=${JOBS:-$(nproc)}
 S=${SESSIONS:-100}
 STATIC=${STATIC:-1}
+TUNER=${TUNER:-once}
 DATA=$OUT/data
 FIG=$OUT/figures
 
@@ -39,7 +42,7 @@ TTFT=${TTFT:-jamba-a100}
 sweep() { # name, then sweep arguments
   local name=$1; shift
   local s=$(date +%s)
-  "$BIN" sweep -j "$JOBS" -o "$DATA/$name" --ttft-model "$TTFT" "$@"
+  "$BIN" sweep -j "$JOBS" -o "$DATA/$name" --ttft-model "$TTFT" --tuner "$TUNER" "$@"
   echo "figures: $name: $(( $(date +%s) - s )) s" >&2
 }
 if [ "${SKIP_SWEEPS:-0}" != 1 ]; then
