@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "sim/replay.h"
 #include "sim/sim.h"
 #include "traces/tr_gen.h"
 
@@ -25,8 +26,6 @@ static uint32_t trace_tokens(void *ctx, size_t req, int32_t *buf, uint32_t *n_in
     *n_in = t->req[req].n_in;
     return tr_tokens(t, req, buf);
 }
-
-static int64_t sess_of(void *ctx, size_t req) { return ((const tr_trace *)ctx)->req[req].session_id; }
 
 static void gen(const char *spec, tr_trace *t) {
     tr_gen_cfg g;
@@ -307,42 +306,28 @@ static void test_phase_change(void **state) {
     tr_free(&t);
 }
 
-/* Drive a tuner by hand, as a DES would (the order not promised ahead:
- * src.ahead 0), over t in id order; the result in *out. */
-static void drive(const tr_trace *t, const sim_cfg *cfg, size_t ahead, sim_result *out) {
+/* The library's replay (sim/replay.h) over t in id order, as a DES drives
+ * it: under SIM_DES the insert order is not promised ahead (tun_src.ahead
+ * 0), so the shadow's ghosts follow an epoch behind the real cache. */
+static void replay_behind(const tr_trace *t, const sim_cfg *cfg, sim_result *out) {
+    sim_cfg des = *cfg;
+    des.timing = SIM_DES;
     char err[600];
-    cache c;
-    assert_int_equal(cache_init(&c, &cfg->cache, err, sizeof err), 0);
-    tun tn;
-    tun_src src = {.ctx = (void *)t, .tokens = trace_tokens, .max_len = t->max_len, .ahead = ahead,
-                   .session = sess_of, .sessions = t->n_sessions};
-    assert_int_equal(tun_init(&tn, &cfg->tuner, src), 0);
+    sim_replay r;
+    assert_int_equal(sim_replay_init(&r, t, &des, err, sizeof err), 0);
     int32_t *buf = malloc((t->max_len + 1) * sizeof *buf);
     assert_non_null(buf);
     for (size_t i = 0; i < t->n; i++) {
         uint32_t n = tr_tokens(t, i, buf);
-        assert_int_equal(tun_before_lookup(&tn, &c, i), 0);
-        assert_int_equal(cache_lookup(&c, buf, t->req[i].n_in, NULL), 0);
-        assert_int_equal(tun_before_insert(&tn, &c, i), 0);
-        assert_int_equal(cache_insert(&c, buf, n), 0);
-        assert_int_equal(tun_after_insert(&tn, &c, i), 0);
+        cache_hit h;
+        assert_int_equal(sim_replay_lookup(&r, i, buf, t->req[i].n_in, &h), 0);
+        assert_int_equal(sim_replay_insert(&r, i, buf, n, NULL), 0);
     }
     memset(out, 0, sizeof *out);
-    out->flops_saved = fl_total(c.st.saved);
-    out->final_alpha = c.alpha;
-    out->tunings = tn.tunings;
-    for (int k = 0; k < tn.tunings && k < TUN_HIST_MAX; k++) {
-        out->alphas[k] = tn.alphas[k];
-        out->tuned_at[k] = tn.at_request[k];
-    }
-    out->ngrid = tn.cfg.ngrid;
-    memcpy(out->scores, tn.scores, sizeof tn.scores);
-    out->ghost_sample = tn.cfg.sample;
+    sim_replay_result(&r, out);
     free(buf);
-    tun_free(&tn);
-    cache_free(&c);
+    sim_replay_free(&r);
 }
-
 
 /* 6. the shadow's ghosts running ahead of the real cache (logical timing,
  * long chunks over threads) change nothing: the same alphas at the same
@@ -362,12 +347,12 @@ static void test_shadow_ahead(void **state) {
         cfg.tuner.epoch = 3;
         cfg.tuner.horizon = 30;
         cfg.tuner.sample = samples[s];
-        drive(&t, &cfg, 0, a);
+        replay_behind(&t, &cfg, a);
         assert_true(a->tunings > 1); /* alpha moved: the order of its moves is checked */
         static const int threads[] = {1, 2, 5};
         for (int k = 0; k < 3; k++) {
             cfg.tuner.threads = threads[k];
-            drive(&t, &cfg, t.n, b);
+            run(&t, &cfg, b); /* logical timing: the ghosts run ahead */
             same_run(a, b);
         }
         sim_cfg_free(&cfg);
