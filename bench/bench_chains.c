@@ -7,11 +7,12 @@
  * loads them (tr_pack_load, tr_chain.c) -- it prints the chain lengths
  * (requests visited per request rebuilt, how many of them copy tokens, the
  * longest), the time tr_tokens takes over every request, and the replay
- * time of sglang+ and marconi at 600 GB, logical timing, tuner on 1
- * thread -- marconi with the paper's once-only tuner (the library's
- * default) and with the shadow tuner (the command line's default, its
- * ghosts on an automatic sample of sessions) (wall seconds and this process's CPU seconds: the machine is
- * shared, CPU time is the steadier of the two).  Then the growth from the
+ * time of sglang+ and of marconi at 600 GB, logical timing, tuner on 1
+ * thread (wall seconds and this process's CPU seconds: the machine is
+ * shared, CPU time is the steadier of the two) -- marconi with the
+ * paper's once-only tuner (the library's default) and with the shadow
+ * tuner (the command line's default, its ghosts on an automatic sample of
+ * sessions).  Then the growth from the
  * smallest to the largest trace, against the growth of the tokens.
  * Targets (issue 13): replay growth within 1.1x of the token growth; the
  * shadow default on 10,000 sessions within 19.8 s of replay (marconi's

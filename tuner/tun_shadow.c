@@ -40,7 +40,7 @@ typedef struct shadow {
     int have_g;        /* g was made (at the first lookup) */
     size_t *pend;      /* requests the real cache finished that the ghosts have not replayed (order unknown ahead) */
     size_t npend;      /* entries in pend (at most cfg.epoch) */
-    size_t *ids;       /* run ahead (src.ahead): the chunk's request ids, consecutive */
+    size_t *ids;       /* run ahead (src.ahead): the chunk's request ids, in order (the sampled ones) */
     size_t ch_n;       /* run ahead: requests of the chunk the ghosts replayed */
     size_t ch_pos;     /* run ahead: of them, the ones the real cache has reached */
     size_t next;       /* run ahead: the first request the ghosts have not replayed */
@@ -186,19 +186,19 @@ static int shadow_after_insert(tun *t, cache *c, size_t req) {
     if (!s->have_g) return 0;
     int rc = 0;
     double t0 = mu_now();
-    int sampled = in_sample(t, req);
+    int sampled = in_sample(t, req), check = ++s->since == t->cfg.epoch; /* an epoch ends: check the leader */
     if (t->src.ahead) {
         if (sampled) rc = shadow_ahead(t, s, req);
     } else {
         if (sampled) s->pend[s->npend++] = req;
-        if (s->since + 1 == t->cfg.epoch) rc = shadow_catch_up(t, s);
+        if (check) rc = shadow_catch_up(t, s);
     }
     t->seconds += mu_now() - t0;
     if (rc) {
         t->oom = 1;
         return -1;
     }
-    if (++s->since < t->cfg.epoch) return 0;
+    if (!check) return 0;
     s->since = 0;
     int best = 0; /* the first of the highest */
     for (int a = 1; a < s->g.n; a++)
